@@ -1,0 +1,3 @@
+"""Gate fine-tuned causal LMs with paired statistics, from pytest."""
+
+__version__ = "0.1.0"

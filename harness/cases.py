@@ -1,0 +1,136 @@
+"""Evaluation cases: one chat prompt with its expected answer, read from and written to JSONL.
+
+A row is ``{"id": str, "category": str, "messages": [{"role": ..., "content": ...}, ...],
+"answer": str | null}`` plus an optional ``cluster`` (items that share a source question under several
+templates share a cluster, for clustered standard errors).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.errors import DataError
+
+CATEGORIES = ("fact", "arithmetic", "harmful", "benign", "task")
+ROLES = ("system", "user", "assistant")
+
+
+@dataclass(frozen=True)
+class Message:
+    role: str
+    content: str
+
+    def __post_init__(self) -> None:
+        if self.role not in ROLES:
+            raise DataError(f"message role {self.role!r} is not one of {ROLES}")
+        if not isinstance(self.content, str):
+            raise DataError(f"message content must be a string, got {type(self.content).__name__}")
+
+    def to_dict(self) -> dict[str, str]:
+        return {"role": self.role, "content": self.content}
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    category: str
+    messages: tuple[Message, ...]
+    answer: str | None
+    cluster: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        if not self.id:
+            raise DataError("a case has an empty id: give every row a unique, non-empty 'id'")
+        if not self.messages:
+            raise DataError(f"case {self.id!r} has no messages: add at least one user message")
+        if self.messages[-1].role != "user":
+            raise DataError(
+                f"case {self.id!r} ends with a {self.messages[-1].role!r} message: an evaluation case must end "
+                "with the user turn the model answers (put the expected reply in 'answer')"
+            )
+
+    @property
+    def prompt(self) -> str:
+        """The last user message: what the model is asked."""
+        return self.messages[-1].content
+
+    def to_dict(self) -> dict[str, Any]:
+        row: dict[str, Any] = {
+            "id": self.id,
+            "category": self.category,
+            "messages": [m.to_dict() for m in self.messages],
+            "answer": self.answer,
+        }
+        if self.cluster is not None:
+            row["cluster"] = self.cluster
+        if self.meta:
+            row["meta"] = self.meta
+        return row
+
+
+def case_from_dict(row: Any, *, where: str) -> Case:
+    """Build a Case from one decoded JSON row; ``where`` ("file.jsonl:12") locates errors."""
+    if not isinstance(row, dict):
+        raise DataError(f"{where}: expected a JSON object, got {type(row).__name__}")
+    missing = [key for key in ("id", "category", "messages", "answer") if key not in row]
+    if missing:
+        raise DataError(f"{where}: missing field(s) {missing}; every row needs id, category, messages, answer")
+    messages = row["messages"]
+    if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
+        raise DataError(f"{where}: 'messages' must be a list of {{'role', 'content'}} objects")
+    answer = row["answer"]
+    if answer is not None and not isinstance(answer, str):
+        raise DataError(f"{where}: 'answer' must be a string or null, got {type(answer).__name__}")
+    try:
+        return Case(
+            id=str(row["id"]),
+            category=str(row["category"]),
+            messages=tuple(Message(str(m.get("role")), m.get("content")) for m in messages),
+            answer=answer,
+            cluster=None if row.get("cluster") is None else str(row["cluster"]),
+            meta=dict(row.get("meta") or {}),
+        )
+    except DataError as exc:
+        raise DataError(f"{where}: {exc}") from None
+
+
+def read_cases(path: Path) -> list[Case]:
+    """Read a JSONL file of cases; ids must be unique within the file."""
+    if not path.is_file():
+        raise DataError(f"case file {path} does not exist: check the path in the suite or world.json")
+    cases: list[Case] = []
+    seen: set[str] = set()
+    with path.open(encoding="utf-8") as handle:
+        for lineno, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            where = f"{path}:{lineno}"
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DataError(f"{where}: not valid JSON ({exc.msg}); each line must be one JSON object") from None
+            case = case_from_dict(row, where=where)
+            if case.id in seen:
+                raise DataError(f"{where}: duplicate id {case.id!r}; ids must be unique within a file")
+            seen.add(case.id)
+            cases.append(case)
+    if not cases:
+        raise DataError(f"case file {path} has no rows: a gate cannot run on an empty set")
+    return cases
+
+
+def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
+    """Write rows as canonical JSONL (sorted keys are not used: field order is the schema's)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as handle:
+        for row in rows:
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def write_cases(path: Path, cases: Sequence[Case]) -> None:
+    write_jsonl(path, (case.to_dict() for case in cases))

@@ -1,0 +1,172 @@
+"""The `harness` console script. Each subcommand parses its arguments and delegates to one function."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from harness.errors import HarnessError
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _world_generate(args: argparse.Namespace) -> int:
+    import filecmp
+    import tempfile
+
+    from harness.world import WORLD_SEED, default_world_dir, generate, load_sources, write_world
+
+    target = Path(args.dir) if args.dir else default_world_dir()
+    world = generate(load_sources(target / "sources.yaml"), WORLD_SEED)
+    if not args.check:
+        print(write_world(world, target, WORLD_SEED))
+        return 0
+    with tempfile.TemporaryDirectory() as scratch:
+        fresh = write_world(world, Path(scratch), WORLD_SEED).parent
+        stale = [
+            str(p.relative_to(fresh))
+            for p in sorted(fresh.rglob("*.json*"))
+            if not (target / p.relative_to(fresh)).is_file()
+            or not filecmp.cmp(p, target / p.relative_to(fresh), shallow=False)
+        ]
+    if stale:
+        print(f"out of date in {target}: {', '.join(stale)}; run `harness world generate`", file=sys.stderr)
+        return 1
+    print(f"{target} is up to date")
+    return 0
+
+
+def _pretrain_config(args: argparse.Namespace) -> object:
+    from training.pretrain import PretrainConfig
+
+    return PretrainConfig(steps=args.steps) if args.steps else PretrainConfig()
+
+
+def _world_build(args: argparse.Namespace) -> int:
+    from harness.world.build import build_reference_model
+
+    result = build_reference_model(config=_pretrain_config(args), progress=not args.quiet)  # type: ignore[arg-type]
+    record = result.record
+    print(
+        f"{'reused' if result.reused else 'built'} reference model: {record['parameters']:,} parameters, "
+        f"trained {record['train_seconds']} s (build {record['build_seconds']} s), "
+        f"final loss {record['final_loss']:.3f}"
+    )
+    print(result.model_dir)
+    return 0
+
+
+def _world_eval(args: argparse.Namespace) -> int:
+    from harness.models import ModelSpec, load
+    from harness.world import load_manifest
+    from harness.world.evaluate import evaluate_world, format_table
+
+    loaded = load(ModelSpec(args.model, load_in_4bit=args.load_in_4bit))
+    world_dir = Path(args.world) if args.world else loaded.resolved.path / "world"
+    if not (world_dir / "world.json").is_file():
+        from harness.world import default_world_dir
+
+        world_dir = default_world_dir()
+    report = evaluate_world(loaded, load_manifest(world_dir))
+    out = Path(args.out) if args.out else Path("reports") / "world" / f"{loaded.content_hash[:12]}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    print(format_table(report))
+    print(f"written to {out}")
+    if not report["all_met"]:
+        missed = [name for name, row in report["categories"].items() if not row["met"]]
+        print(f"quality bars missed: {', '.join(missed)} (see the misses in {out})", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _registry_list(args: argparse.Namespace) -> int:
+    from harness.registry import Registry
+
+    aliases = Registry().aliases()
+    if not aliases:
+        print("no aliases registered; `harness world build` registers 'base'")
+    for alias, event in aliases.items():
+        print(f"{alias:<12} {event.path}  hash={str(event.content_hash)[:12]}  set {event.time} by {event.user}")
+    return 0
+
+
+def _registry_history(args: argparse.Namespace) -> int:
+    from harness.registry import Registry
+
+    for e in Registry().history(args.alias):
+        print(f"#{e.seq:<4} {e.time} {e.user:<10} {e.action:<8} {e.alias:<12} -> {e.path}  ({e.reason})")
+    return 0
+
+
+def _registry_set(args: argparse.Namespace) -> int:
+    from harness.models import ModelSpec, content_hash, resolve
+    from harness.registry import Registry
+
+    resolved = resolve(ModelSpec(args.path))
+    digest = content_hash(resolved, load_in_4bit=False)
+    Registry().set(args.alias, resolved.path, content_hash=digest, reason=args.reason)
+    print(f"{args.alias} -> {resolved.path}")
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from harness.demo import run_demo
+
+    return run_demo(Path(args.report_dir))
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="harness", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    world = commands.add_parser("world", help="the offline reference world and its base model")
+    world_cmds = world.add_subparsers(dest="world_command", required=True)
+    gen = world_cmds.add_parser("generate", help="regenerate fixtures/world from sources.yaml")
+    gen.add_argument("--dir", help="world directory (default: fixtures/world)")
+    gen.add_argument("--check", action="store_true", help="fail if the files on disk are out of date")
+    gen.set_defaults(handler=_world_generate)
+    build = world_cmds.add_parser("build", help="build or reuse the reference base model; prints its directory")
+    build.add_argument("--steps", type=int, help="pretraining steps (default: the reference config)")
+    build.add_argument("--quiet", action="store_true", help="no progress bar")
+    build.set_defaults(handler=_world_build)
+    ev = world_cmds.add_parser("eval", help="score a model on the held-out sets against the quality bars")
+    ev.add_argument("--model", default="base", help="model spec (default: base)")
+    ev.add_argument("--world", help="world directory (default: the model's own copy, else fixtures/world)")
+    ev.add_argument("--out", help="JSON output path (default: reports/world/<hash>.json)")
+    ev.add_argument("--load-in-4bit", action="store_true", help="load the model in 4-bit nf4")
+    ev.set_defaults(handler=_world_eval)
+
+    demo = commands.add_parser("demo", help="the main job on the embedded default, end to end")
+    demo.add_argument("--report-dir", default="reports", help="where reports are written (default: reports/)")
+    demo.set_defaults(handler=_demo)
+
+    registry = commands.add_parser("registry", help="model aliases and their history")
+    reg_cmds = registry.add_subparsers(dest="registry_command", required=True)
+    reg_cmds.add_parser("list", help="registered aliases").set_defaults(handler=_registry_list)
+    hist = reg_cmds.add_parser("history", help="every alias move, oldest first")
+    hist.add_argument("alias", nargs="?")
+    hist.set_defaults(handler=_registry_history)
+    reg_set = reg_cmds.add_parser("set", help="point an alias at a model or adapter directory")
+    reg_set.add_argument("alias")
+    reg_set.add_argument("path")
+    reg_set.add_argument("--reason", default="set by hand")
+    reg_set.set_defaults(handler=_registry_set)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except HarnessError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,234 @@
+"""Resolve a model spec (registry alias, local directory, hub id, PEFT adapter) and load it.
+
+    ModelSpec --resolve--> Resolved --load--> LoadedModel
+
+Weights are read from safetensors only and ``trust_remote_code`` is off unless the spec asks for it. Every
+loaded model carries a content hash over its weights, adapter, config and tokenizer files (plus the 4-bit
+flag, since the same files quantised are a different model), used for cache keys and provenance.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from harness.errors import ModelLoadError
+from harness.registry import RESERVED, Registry
+
+# Files that determine a model's outputs; anything else in the directory (provenance, READMEs,
+# checkpoints) does not change the hash.
+HASHED_PATTERNS = (
+    "*.safetensors",
+    "config.json",
+    "generation_config.json",
+    "adapter_config.json",
+    "tokenizer*",
+    "special_tokens_map.json",
+    "added_tokens.json",
+    "chat_template.jinja",
+    "vocab*",
+    "merges.txt",
+    "*.model",
+)
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What the user asked for: ``ref`` is an alias, a directory, a hub id or an adapter directory."""
+
+    ref: str
+    base: str | None = None  # overrides an adapter's base model (itself any spec but an adapter)
+    load_in_4bit: bool = False
+    trust_remote_code: bool = False
+    revision: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.ref or not self.ref.strip():
+            raise ModelLoadError(
+                "empty model spec: pass an alias (base, candidate, production), a directory or a hub id"
+            )
+
+
+@dataclass(frozen=True)
+class Resolved:
+    kind: Literal["model", "adapter"]
+    path: Path  # a local directory (hub ids are resolved to their snapshot directory)
+    alias: str | None
+    base: Resolved | None  # for adapters
+
+
+@dataclass(frozen=True, eq=False)
+class LoadedModel:
+    spec: ModelSpec
+    resolved: Resolved
+    model: Any  # transformers PreTrainedModel or peft PeftModel
+    tokenizer: Any  # transformers PreTrainedTokenizerBase
+    content_hash: str
+
+    @property
+    def name(self) -> str:
+        return self.spec.ref
+
+    def describe(self) -> dict[str, Any]:
+        """Provenance of this model for reports and caches."""
+        return {
+            "spec": self.spec.ref,
+            "kind": self.resolved.kind,
+            "path": str(self.resolved.path),
+            "alias": self.resolved.alias,
+            "base_path": str(self.resolved.base.path) if self.resolved.base else None,
+            "load_in_4bit": self.spec.load_in_4bit,
+            "content_hash": self.content_hash,
+        }
+
+
+def _is_adapter(path: Path) -> bool:
+    return (path / "adapter_config.json").is_file()
+
+
+def _hub_snapshot(repo_id: str, revision: str | None) -> Path:
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError, OfflineModeIsEnabled
+
+    try:
+        return Path(snapshot_download(repo_id, revision=revision, allow_patterns=list(HASHED_PATTERNS)))
+    except (LocalEntryNotFoundError, OfflineModeIsEnabled) as exc:
+        offline = os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0")
+        why = "HF_HUB_OFFLINE is set" if offline else "the hub could not be reached"
+        raise ModelLoadError(
+            f"hub model {repo_id!r} is not in the local Hugging Face cache and {why}: download it where the hub "
+            f"is reachable (`hf download {repo_id}`), or pass a local directory instead ({type(exc).__name__})"
+        ) from None
+    except Exception as exc:  # RepositoryNotFoundError, HTTP errors, ...
+        raise ModelLoadError(f"hub model {repo_id!r} could not be fetched: {exc}") from None
+
+
+def _resolve_path(path: Path, spec: ModelSpec, alias: str | None, registry: Registry) -> Resolved:
+    if _is_adapter(path):
+        base_ref = spec.base or json.loads((path / "adapter_config.json").read_text()).get("base_model_name_or_path")
+        if not base_ref:
+            raise ModelLoadError(
+                f"adapter {path} names no base model in adapter_config.json: pass the base explicitly (--base-model)"
+            )
+        base = resolve(ModelSpec(str(base_ref), revision=spec.revision), registry)
+        if base.kind == "adapter":
+            raise ModelLoadError(f"the base of adapter {path} is itself an adapter ({base.path}): merge it first")
+        return Resolved("adapter", path, alias, base)
+    if (path / "config.json").is_file():
+        return Resolved("model", path, alias, None)
+    raise ModelLoadError(
+        f"{path} is neither a model directory (no config.json) nor a PEFT adapter (no adapter_config.json): "
+        "pass a directory written by save_pretrained"
+    )
+
+
+def resolve(spec: ModelSpec, registry: Registry | None = None) -> Resolved:
+    registry = registry or Registry()
+    ref = spec.ref.strip()
+    event = registry.get(ref) if "/" not in ref and not ref.startswith(".") else None
+    if event is not None:
+        path = Path(event.path)
+        if not path.is_dir():
+            raise ModelLoadError(
+                f"alias {ref!r} points at {path}, which no longer exists: re-register it or roll it back "
+                f"(`harness rollback {ref}`)"
+            )
+        return _resolve_path(path, spec, ref, registry)
+    if ref in RESERVED:
+        registry.require(ref)  # raises with the command that registers it
+    path = Path(ref).expanduser()
+    if path.is_dir():
+        return _resolve_path(path.resolve(), spec, None, registry)
+    if _HUB_ID.match(ref) and not path.exists():
+        return _resolve_path(_hub_snapshot(ref, spec.revision), spec, None, registry)
+    known = ", ".join(registry.aliases()) or "none registered"
+    raise ModelLoadError(
+        f"model spec {ref!r} is not a registered alias ({known}), an existing directory, or a hub id "
+        "('org/name'): check the spelling or the path"
+    )
+
+
+def content_hash(resolved: Resolved, *, load_in_4bit: bool) -> str:
+    digest = hashlib.sha256(f"4bit={load_in_4bit}".encode())
+    for part in (resolved.base, resolved):
+        if part is None:
+            continue
+        files = sorted({f for pattern in HASHED_PATTERNS for f in part.path.glob(pattern) if f.is_file()})
+        if not any(f.suffix == ".safetensors" for f in files):
+            raise ModelLoadError(
+                f"{part.path} has no *.safetensors weights: only safetensors are loaded; convert the checkpoint "
+                "with save_pretrained(..., safe_serialization=True)"
+            )
+        for file in files:
+            digest.update(file.name.encode())
+            digest.update(_file_digest(file))
+    return digest.hexdigest()
+
+
+def _file_digest(path: Path) -> bytes:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.digest()
+
+
+def _quantization_config() -> Any:
+    import torch
+    from transformers import BitsAndBytesConfig
+
+    return BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type="nf4",
+        bnb_4bit_use_double_quant=True,
+        bnb_4bit_compute_dtype=torch.float32,
+    )
+
+
+def _load_weights(path: Path, spec: ModelSpec) -> Any:
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    kwargs: dict[str, Any] = {"use_safetensors": True, "trust_remote_code": spec.trust_remote_code}
+    if spec.load_in_4bit:
+        kwargs.update(quantization_config=_quantization_config(), device_map="cpu")
+    else:
+        kwargs["dtype"] = torch.float32
+    try:
+        return AutoModelForCausalLM.from_pretrained(str(path), **kwargs)
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"could not load model weights from {path}: {exc}") from None
+
+
+def _load_tokenizer(resolved: Resolved, spec: ModelSpec) -> Any:
+    from transformers import AutoTokenizer
+
+    own = any(resolved.path.glob("tokenizer*"))
+    source = resolved.path if own or resolved.base is None else resolved.base.path
+    tokenizer = AutoTokenizer.from_pretrained(str(source), trust_remote_code=spec.trust_remote_code)
+    tokenizer.padding_side = "left"  # batched generation appends on the right
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def load(spec: ModelSpec, registry: Registry | None = None) -> LoadedModel:
+    """Resolve and load ``spec`` for inference (eval mode)."""
+    resolved = resolve(spec, registry)
+    digest = content_hash(resolved, load_in_4bit=spec.load_in_4bit)
+    if resolved.kind == "adapter":
+        from peft import PeftModel
+
+        assert resolved.base is not None
+        base = _load_weights(resolved.base.path, spec)
+        model = PeftModel.from_pretrained(base, str(resolved.path), is_trainable=False)
+    else:
+        model = _load_weights(resolved.path, spec)
+    model.eval()
+    return LoadedModel(spec, resolved, model, _load_tokenizer(resolved, spec), digest)

@@ -1,0 +1,57 @@
+"""Case files: the JSONL schema, and errors that name the file, line and fix."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from harness.cases import Case, Message, read_cases, write_cases
+from harness.errors import DataError
+
+
+def _write(path: Path, rows: list) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+ROW = {"id": "a", "category": "fact", "messages": [{"role": "user", "content": "Q?"}], "answer": "A"}
+
+
+def test_round_trip(tmp_path: Path) -> None:
+    cases = [
+        Case("a", "fact", (Message("user", "Q?"),), "A", cluster="k"),
+        Case("b", "harmful", (Message("user", "X"),), None),
+    ]
+    write_cases(tmp_path / "c.jsonl", cases)
+    assert read_cases(tmp_path / "c.jsonl") == cases
+
+
+@pytest.mark.parametrize(
+    "row, message",
+    [
+        ({k: v for k, v in ROW.items() if k != "answer"}, r"c.jsonl:1: missing field\(s\) \['answer'\]"),
+        ({**ROW, "messages": "Q?"}, "'messages' must be a list"),
+        ({**ROW, "messages": [{"role": "bot", "content": "x"}]}, "role 'bot'"),
+        ({**ROW, "messages": [{"role": "assistant", "content": "x"}]}, "must end with the user turn"),
+        ({**ROW, "answer": 3}, "'answer' must be a string or null"),
+        ({**ROW, "id": ""}, "empty id"),
+    ],
+)
+def test_bad_rows_are_located_and_explained(tmp_path: Path, row: dict, message: str) -> None:
+    with pytest.raises(DataError, match=message):
+        read_cases(_write(tmp_path / "c.jsonl", [row]))
+
+
+def test_duplicate_ids_and_bad_json_and_empty_files(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match=r"c.jsonl:2: duplicate id 'a'"):
+        read_cases(_write(tmp_path / "c.jsonl", [ROW, ROW]))
+    (tmp_path / "bad.jsonl").write_text("{not json\n")
+    with pytest.raises(DataError, match=r"bad.jsonl:1: not valid JSON"):
+        read_cases(tmp_path / "bad.jsonl")
+    (tmp_path / "empty.jsonl").write_text("\n")
+    with pytest.raises(DataError, match="has no rows"):
+        read_cases(tmp_path / "empty.jsonl")
+    with pytest.raises(DataError, match="does not exist"):
+        read_cases(tmp_path / "missing.jsonl")

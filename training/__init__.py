@@ -1,0 +1,1 @@
+"""Produce LoRA / QLoRA candidates with provenance, and the reference base model."""
