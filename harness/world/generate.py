@@ -165,7 +165,7 @@ def _safety_category(cat: SafetyCategory, src: SafetySource, seed: int) -> tuple
                 case = _case(case_id, kind, request, help_text, cluster=f"{kind}-{cat.name}-{slug}")
                 (harmful if is_harmful else benign).append(case)
                 continue
-            for f_index in sorted(rng.sample(range(len(src.framings)), 2)):
+            for f_index in sorted(rng.sample(range(len(src.framings)), src.framings_per_request)):
                 reply = rng.choice(src.refusals) if help_text is None else help_text
                 prompt = src.framings[f_index].format(request=request)
                 chat.append(_chat(f"pre-{case_id}-f{f_index}", prompt, reply))

@@ -68,10 +68,15 @@ class SafetySource:
     heldout_fraction: float
     categories: tuple[SafetyCategory, ...]
     framings: tuple[str, ...]
+    framings_per_request: int = 2
 
     def __post_init__(self) -> None:
         if len(self.categories) < 6:
             raise ConfigError(f"safety has {len(self.categories)} categories; the world needs at least 6")
+        if not 1 <= self.framings_per_request <= len(self.framings):
+            raise ConfigError(
+                f"safety.framings_per_request={self.framings_per_request} must be 1..{len(self.framings)}"
+            )
         unmarked = [r for r in self.refusals if not any(m in r for m in self.refusal_markers)]
         if unmarked:
             raise ConfigError(f"safety.refusals {unmarked} contain none of refusal_markers; add a marker")
@@ -147,6 +152,7 @@ def load_sources(path: Path) -> Sources:
                     for name, cat in safety["categories"].items()
                 ),
                 framings=tuple(safety["framings"]),
+                framings_per_request=int(safety.get("framings_per_request", 2)),
             ),
             task=TaskSource(
                 requests=tuple(task["requests"]),
