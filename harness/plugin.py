@@ -1,10 +1,168 @@
-"""The pytest plugin (entry point pytest11 -> harness.plugin). Wires options to the gating core; no logic here."""
+"""The pytest plugin (entry point pytest11 -> harness.plugin). Hooks wire options to the gating core and
+delegate; heavy modules are imported only when a gating suite is actually collected.
+
+    pytest suites/ --model=candidate [--baseline=production] [--base-model=base] [--update-baselines]
+"""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+from typing import Any
+
 import pytest
+
+from harness.runstate import RUN_KEY, Options, RunState
+
+GATE_KINDS = {
+    "baseline": "candidate vs the stored per-example baseline of --baseline",
+    "forgetting": "general-capability items, candidate vs --base-model",
+    "retention": "lm-eval benchmark retention, candidate vs --base-model",
+    "safety": "refusal of harmful and jailbroken requests, answers to benign look-alikes",
+    "ab": "A/B significance, candidate vs --baseline",
+}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("harness", "gating of fine-tuned models")
-    group.addoption("--model", default=None, help="model spec to gate: alias, directory, hub id or adapter")
+    group = parser.getgroup("harness", "gating of fine-tuned models (gate-harness)")
+    group.addoption("--model", help="model to gate: registry alias, directory, hub id or PEFT adapter")
+    group.addoption("--baseline", help="reference for baseline and A/B gates (default: production, else base)")
+    group.addoption("--base-model", help="the model the candidate was trained from (default: from its provenance)")
+    group.addoption("--update-baselines", action="store_true", help="record the stored baselines anew")
+    group.addoption("--report-dir", default="reports", help="where runs/<run-id>/ reports go (default: reports/)")
+    group.addoption(
+        "--inconclusive",
+        choices=("pass", "fail"),
+        default="pass",
+        help="whether an INCONCLUSIVE gate fails the pytest run (default: pass; promotion refuses it anyway)",
+    )
+    group.addoption("--load-in-4bit", action="store_true", help="load the candidate in 4-bit nf4")
+    group.addoption("--gate-seed", default=0, type=int, help="seed of resampling tests and sampling (default 0)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "gate: a gating suite item")
+    for kind, what in GATE_KINDS.items():
+        config.addinivalue_line("markers", f"{kind}: {what}")
+    worker = getattr(config, "workerinput", None)
+    if worker is not None and "harness_run_id" in worker:
+        run_id, controller = str(worker["harness_run_id"]), False
+    else:
+        from harness.session import new_run_id
+
+        run_id, controller = new_run_id(), True
+    config.stash[RUN_KEY] = RunState(Options.from_config(config), run_id, controller)
+    if controller:
+        config.pluginmanager.register(GateReporter(config), "harness-gate-reporter")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """pytest-xdist: every worker writes into the controller's run."""
+    node.workerinput["harness_run_id"] = node.config.stash[RUN_KEY].run_id
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    if file_path.suffix in (".yaml", ".yml") and file_path.name.startswith("test_"):
+        from harness.items import SuiteFile
+
+        return SuiteFile.from_parent(parent, path=file_path)
+    return None
+
+
+@pytest.hookimpl(trylast=True)  # after -m / -k deselection: only the gates that will run matter
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    from harness.items import GateItem
+
+    gates = [item for item in items if isinstance(item, GateItem)]
+    if not gates or config.option.collectonly:
+        return
+    state = config.stash[RUN_KEY]
+    if not state.options.model:
+        raise pytest.UsageError(
+            "gating suites need the model to gate: pass --model=SPEC (a registry alias such as candidate, a "
+            "model or adapter directory, or a hub id), e.g. `pytest suites/ --model=candidate`"
+        )
+    for item in gates:
+        suite = item.case.suite
+        state.suites[suite.name] = {
+            "name": suite.name,
+            "path": str(suite.path),
+            "content_hash": suite.content_hash(),
+            "multiplicity": suite.multiplicity,
+        }
+    from harness.errors import HarnessError
+
+    try:
+        state.context()  # resolve every model now: a bad spec is a usage error, not N failing gates
+    except HarnessError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+class GateReporter:
+    """Registered on the controller (or the only process): turns gate items' reports into the run's session."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        props = dict(report.user_properties)
+        if "harness_gate" not in props:
+            return
+        state = self.config.stash[RUN_KEY]
+        if state.session is None:
+            from harness.session import GateSession
+
+            state.session = GateSession(state.run_id, state.run_dir, inconclusive_fails=state.inconclusive_fails)
+        suite, gate = str(props["harness_gate"]).split("::", 1)
+        state.session.expect(report.nodeid, suite, gate)
+        if report.failed:
+            state.session.crashed(
+                report.nodeid, report.longreprtext.strip().splitlines()[-1] if report.longreprtext else "failed"
+            )
+
+
+def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> tuple[str, str, Any] | None:
+    if (
+        report.when == "call"
+        and report.passed
+        and dict(report.user_properties).get("harness_verdict") == "INCONCLUSIVE"
+    ):
+        return "inconclusive", "I", ("INCONCLUSIVE", {"yellow": True})
+    return None
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    state = session.config.stash[RUN_KEY]
+    if not state.is_controller or state.session is None:
+        return
+    from harness.report import results_document, write_reports
+
+    gate_session = state.session
+    gate_session.multiplicity = _multiplicity(state)
+    gate_session.finalize()
+    doc = results_document(gate_session, state.read_run_info(), sys.argv)
+    write_reports(state.run_dir, doc)
+    if gate_session.failed() and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def _multiplicity(state: RunState) -> str:
+    """The suites' multiplicity method; if suites disagree, the strictest (holm, then bh, then none)."""
+    methods = {suite.get("multiplicity", "holm") for suite in state.read_run_info().get("suites", [])}
+    return next((m for m in ("holm", "bh", "none") if m in methods), "holm")
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    state = config.stash[RUN_KEY]
+    if not state.is_controller or state.session is None:
+        return
+    from harness.report import terminal_lines
+
+    terminalreporter.section("gate verdicts")
+    for line in terminal_lines(state.session.results, state.session.verdict):
+        terminalreporter.write_line(line)
+    for role, model in state.read_run_info().get("models", {}).items():
+        if model.get("note"):
+            terminalreporter.write_line(f"{role}: {model['spec']} ({model['note']})")
+    terminalreporter.write_line(f"reports: {state.run_dir / 'results.json'}, {state.run_dir / 'summary.md'}")

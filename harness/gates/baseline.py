@@ -1,0 +1,78 @@
+"""Baseline gate: the candidate on the task cases against the stored per-example baseline of --baseline.
+
+A missing baseline is recorded and the gate fails (nothing was compared); a baseline recorded from another
+model than today's --baseline is stale and fails too. --update-baselines records a fresh one (keeping the
+previous version) and gates against it.
+"""
+
+from __future__ import annotations
+
+from harness.baseline import BaselineStore
+from harness.gates.context import RunContext
+from harness.gates.paired import compare_tables, examples
+from harness.gates.result import GateResult
+from harness.spec import BaselineGate, SuiteSpec
+
+FIX = "rerun with --update-baselines to record the baseline from the current --baseline model"
+
+
+def evaluate(name: str, spec: BaselineGate, suite: SuiteSpec, ctx: RunContext) -> GateResult:
+    cases = ctx.cases(suite, spec.cases)
+    scorer = ctx.scorer(suite)
+    store = BaselineStore(suite.resolve(suite.baselines) / suite.name)
+    reference_model = ctx.pool.role("baseline")
+    stored = store.read(name)
+    notes: list[str] = []
+    if stored is None or ctx.update_baselines:
+        fresh = scorer.table("baseline", cases, spec.metric)
+        path, previous = store.write(name, fresh)
+        notes.append(
+            f"Baseline recorded from {reference_model.spec.ref} ({reference_model.content_hash[:12]}) at {path}"
+            + (f"; the previous version is kept at {previous}." if previous else ".")
+        )
+        if stored is None and not ctx.update_baselines:
+            return GateResult(
+                name,
+                suite.name,
+                "baseline",
+                spec.metric,
+                notes=tuple(notes),
+                failure=f"no stored baseline for gate {name!r}, so nothing was compared. One has now been "
+                f"recorded at {path}; review it, then rerun to gate against it (or run with --update-baselines to "
+                "record and gate in one step).",
+            )
+        stored = fresh
+    recorded_hash = stored.provenance.get("model", {}).get("content_hash")
+    if recorded_hash != reference_model.content_hash:
+        return GateResult(
+            name,
+            suite.name,
+            "baseline",
+            spec.metric,
+            notes=tuple(notes),
+            failure=f"the stored baseline of {name!r} was recorded from model {str(recorded_hash)[:12]}, but "
+            f"--baseline is now {reference_model.spec.ref} ({reference_model.content_hash[:12]}): it is stale; {FIX}.",
+        )
+    candidate = scorer.table("candidate", cases, spec.metric)
+    ctx.save_table(suite, name, "candidate", candidate)
+    ctx.save_table(suite, name, "baseline", stored)
+    outcome = compare_tables(
+        f"{spec.decision.replace('_', '-')} vs stored baseline",
+        candidate,
+        stored,
+        margin=spec.margin,
+        alpha=suite.alpha,
+        decision=spec.decision,
+        seed=ctx.seed,
+    )
+    return GateResult(
+        name,
+        suite.name,
+        "baseline",
+        spec.metric,
+        (outcome.check,),
+        outcome.flipped,
+        outcome.improved,
+        examples(outcome.flipped, cases, candidate, stored, 10),
+        tuple(notes),
+    )

@@ -1,0 +1,79 @@
+"""Everything a gate needs while it runs, one per process: models, cache, cases, where to write evidence."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.cache import ResultCache
+from harness.cases import Case, read_cases
+from harness.errors import ConfigError
+from harness.pool import ModelPool
+from harness.provenance import environment
+from harness.scorers import Judge, RefusalDetector, get_judge
+from harness.scores import ScoreTable
+from harness.scoring import Scorer
+from harness.spec import RefusalSpec, SuiteSpec
+from harness.world import WorldManifest, default_world_dir, load_manifest
+
+
+@dataclass
+class RunContext:
+    pool: ModelPool
+    cache: ResultCache
+    run_dir: Path
+    update_baselines: bool = False
+    seed: int = 0
+    computed: Counter[str] = field(default_factory=Counter)  # role -> cases run through the model
+    reused: Counter[str] = field(default_factory=Counter)  # role -> cases served from the cache
+    env: dict[str, Any] = field(default_factory=environment)
+    _scorers: dict[Path, Scorer] = field(default_factory=dict)
+    _worlds: dict[str, WorldManifest] = field(default_factory=dict)
+
+    def scorer(self, suite: SuiteSpec) -> Scorer:
+        if suite.path not in self._scorers:
+            self._scorers[suite.path] = Scorer(self.pool, self.cache, suite.decoding, self.computed, self.reused)
+        return self._scorers[suite.path]
+
+    def world(self, suite: SuiteSpec) -> WorldManifest:
+        location = default_world_dir() if suite.world == "default" else suite.resolve(suite.world)
+        key = str(location)
+        if key not in self._worlds:
+            self._worlds[key] = load_manifest(location)
+        return self._worlds[key]
+
+    def cases(self, suite: SuiteSpec, ref: str) -> list[Case]:
+        """A world category (fact, arithmetic, harmful, benign, task) or a JSONL path relative to the suite."""
+        if ref.endswith(".jsonl"):
+            return read_cases(suite.resolve(ref))
+        world = self.world(suite)
+        if ref not in world.heldout:
+            raise ConfigError(
+                f"{suite.path}: cases {ref!r} is neither a world category ({', '.join(sorted(world.heldout))}) "
+                "nor a .jsonl file path relative to the suite"
+            )
+        return world.cases(ref)
+
+    def refusal_judge(self, suite: SuiteSpec, spec: RefusalSpec) -> Judge:
+        if spec.judge:
+            return get_judge(spec.judge)
+        return RefusalDetector(spec.markers or self.world(suite).refusal_markers)
+
+    def save_table(self, suite: SuiteSpec, gate: str, role: str, table: ScoreTable) -> Path:
+        """Store a per-example table of this run, with the run's provenance added."""
+        path = self.run_dir / "scores" / suite.name / _safe(gate) / f"{role}.json"
+        provenance = {
+            **table.provenance,
+            "suite": suite.name,
+            "suite_hash": suite.content_hash(),
+            "seed": self.seed,
+            **self.env,
+        }
+        ScoreTable(table.metric, table.rows, provenance).save(path)
+        return path
+
+
+def _safe(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)

@@ -1,0 +1,113 @@
+"""The models of one gating run, by role: ``candidate`` (--model), ``baseline`` (--baseline) and ``base``
+(--base-model). Each is resolved and hashed up front (cheap: files only) and loaded at most once per process,
+on first use, so a run whose results are all cached loads no model at all.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.errors import ConfigError
+from harness.models import LoadedModel, ModelSpec, Resolved, content_hash, load, resolve
+from harness.registry import Registry
+
+ROLES = ("candidate", "baseline", "base")
+PROVENANCE_FILE = "candidate.json"
+
+
+@dataclass(frozen=True)
+class ModelRole:
+    role: str
+    spec: ModelSpec
+    resolved: Resolved
+    content_hash: str
+    note: str | None = None  # how a default was chosen, shown in the report
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "role": self.role,
+            "spec": self.spec.ref,
+            "kind": self.resolved.kind,
+            "path": str(self.resolved.path),
+            "base_path": str(self.resolved.base.path) if self.resolved.base else None,
+            "load_in_4bit": self.spec.load_in_4bit,
+            "content_hash": self.content_hash,
+            "note": self.note,
+        }
+
+
+@dataclass
+class ModelPool:
+    roles: dict[str, ModelRole]
+    registry: Registry
+    _loaded: dict[str, LoadedModel] = field(default_factory=dict)
+    loads: int = 0  # models actually loaded in this process (for reports and tests)
+
+    def role(self, name: str) -> ModelRole:
+        if name not in self.roles:
+            raise ConfigError(f"unknown model role {name!r}: use one of {', '.join(ROLES)}")
+        return self.roles[name]
+
+    def load(self, name: str) -> LoadedModel:
+        """The loaded model of ``name``; roles that share content share one loaded model."""
+        role = self.role(name)
+        if role.content_hash not in self._loaded:
+            self._loaded[role.content_hash] = load(role.spec, self.registry)
+            self.loads += 1
+        return self._loaded[role.content_hash]
+
+    def describe(self) -> dict[str, Any]:
+        return {name: role.describe() for name, role in self.roles.items()}
+
+
+def candidate_provenance(path: Path) -> dict[str, Any] | None:
+    """The training provenance written beside a candidate (candidate.json), if any."""
+    file = path / PROVENANCE_FILE
+    return json.loads(file.read_text(encoding="utf-8")) if file.is_file() else None
+
+
+def _role(role: str, spec: ModelSpec, registry: Registry, note: str | None = None) -> ModelRole:
+    resolved = resolve(spec, registry)
+    return ModelRole(role, spec, resolved, content_hash(resolved, load_in_4bit=spec.load_in_4bit), note)
+
+
+def build_pool(
+    model: str,
+    *,
+    baseline: str | None = None,
+    base_model: str | None = None,
+    load_in_4bit: bool | None = None,
+    registry: Registry | None = None,
+) -> ModelPool:
+    """Resolve the three roles. Defaults: baseline = production, else base (said in the note); base = what the
+    candidate was trained from (its provenance or adapter config), else the ``base`` alias."""
+    registry = registry or Registry()
+    cand_resolved = resolve(ModelSpec(model), registry)
+    provenance = candidate_provenance(cand_resolved.path) or {}
+    quantized = bool(provenance.get("load_in_4bit")) if load_in_4bit is None else load_in_4bit
+    candidate = _role("candidate", ModelSpec(model, load_in_4bit=quantized), registry)
+    if baseline is not None:
+        base_line = _role("baseline", ModelSpec(baseline), registry, note="given by --baseline")
+    elif registry.get("production") is not None:
+        base_line = _role("baseline", ModelSpec("production"), registry, note="default: the production alias")
+    else:
+        base_line = _role(
+            "baseline",
+            ModelSpec("base"),
+            registry,
+            note="no production model is registered, so the baseline falls back to the base model",
+        )
+    if base_model is not None:
+        base = _role("base", ModelSpec(base_model), registry, note="given by --base-model")
+    elif provenance.get("base_model", {}).get("path"):
+        base = _role(
+            "base", ModelSpec(provenance["base_model"]["path"]), registry, note="from the candidate's provenance"
+        )
+    elif cand_resolved.base is not None:
+        base = _role("base", ModelSpec(str(cand_resolved.base.path)), registry, note="from the adapter's config")
+    else:
+        base = _role("base", ModelSpec("base"), registry, note="default: the base alias")
+    return ModelPool({"candidate": candidate, "baseline": base_line, "base": base}, registry)

@@ -1,0 +1,115 @@
+"""A role's model on a case set -> ScoreTable, through the result cache.
+
+Generations and answer log-likelihoods are what is cached (keyed by model hash, cases hash and decoding);
+scoring them is cheap and redone every run, so changing a margin or a scorer never costs a forward pass.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.cache import ResultCache, cache_key
+from harness.cases import Case
+from harness.errors import ConfigError
+from harness.pool import ModelPool
+from harness.run import DecodingSettings, generate, loglikelihood
+from harness.scorers import Judge, exact_match, rouge_l
+from harness.scores import ScoreTable, table
+
+METRICS = ("exact_match", "rouge_l", "loglikelihood", "refusal")
+
+
+def cases_hash(cases: Sequence[Case]) -> str:
+    payload = [c.to_dict() for c in cases]
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass
+class Scorer:
+    """Scores roles of a pool on case sets, caching forward passes and counting them per role."""
+
+    pool: ModelPool
+    cache: ResultCache
+    decoding: DecodingSettings
+    computed: Counter[str] = field(default_factory=Counter)  # role -> cases run through the model
+    reused: Counter[str] = field(default_factory=Counter)  # role -> cases served from the cache
+
+    def generations(self, role: str, cases: Sequence[Case]) -> list[str]:
+        key = cache_key(
+            what="generate",
+            model=self.pool.role(role).content_hash,
+            cases=cases_hash(cases),
+            decoding=self.decoding.to_dict(),
+        )
+        return list(self._cached(role, key, cases, lambda: generate(self.pool.load(role), cases, self.decoding, role)))
+
+    def answer_loglikelihoods(self, role: str, cases: Sequence[Case]) -> list[float]:
+        missing = [c.id for c in cases if not c.answer]
+        if missing:
+            raise ConfigError(f"log-likelihood scoring needs an answer for every case; {missing[:5]} have none")
+        key = cache_key(
+            what="loglikelihood",
+            model=self.pool.role(role).content_hash,
+            cases=cases_hash(cases),
+            batch_size=self.decoding.batch_size,
+        )
+        requests = [(c.messages, str(c.answer)) for c in cases]
+        run = lambda: loglikelihood(self.pool.load(role), requests, self.decoding.batch_size, desc=role)  # noqa: E731
+        return [float(v) for v in self._cached(role, key, cases, run)]
+
+    def _cached(self, role: str, key: str, cases: Sequence[Case], run: Any) -> list[Any]:
+        computed_before = self.cache.misses
+        values = self.cache.get_or_compute(key, run)
+        counter = self.computed if self.cache.misses > computed_before else self.reused
+        counter[role] += len(cases)
+        return list(values)
+
+    def table(
+        self,
+        role: str,
+        cases: Sequence[Case],
+        metric: str,
+        *,
+        judge: Judge | None = None,
+        provenance: dict[str, Any] | None = None,
+    ) -> ScoreTable:
+        """Per-case scores of ``role`` under ``metric`` (refusal needs ``judge``: 1.0 means refused)."""
+        if metric not in METRICS:
+            raise ConfigError(f"unknown metric {metric!r}: use one of {', '.join(METRICS)}")
+        if metric == "loglikelihood":
+            scores = self.answer_loglikelihoods(role, cases)
+            outputs: list[str | None] = [None] * len(cases)
+        else:
+            texts = self.generations(role, cases)
+            outputs = list(texts)
+            scores = _score_texts(cases, texts, metric, judge)
+        info = {
+            "model": self.pool.role(role).describe(),
+            "cases_hash": cases_hash(cases),
+            "metric": metric,
+            "decoding": self.decoding.to_dict(),
+            **(provenance or {}),
+        }
+        return table(
+            metric,
+            [c.id for c in cases],
+            scores,
+            outputs=outputs,
+            clusters=[c.cluster for c in cases],
+            provenance=info,
+        )
+
+
+def _score_texts(cases: Sequence[Case], texts: Sequence[str], metric: str, judge: Judge | None) -> list[float]:
+    if metric == "exact_match":
+        return [exact_match(t, c.answer) for c, t in zip(cases, texts, strict=True)]
+    if metric == "rouge_l":
+        return [rouge_l(t, c.answer) for c, t in zip(cases, texts, strict=True)]
+    if judge is None:
+        raise ConfigError("refusal scoring needs a refusal detector or judge")
+    return [float(judge(c.prompt, t)) for c, t in zip(cases, texts, strict=True)]

@@ -1,0 +1,145 @@
+"""The shipped suite (suites/test_reference.yaml) on the real reference model. Slow: needs the built model.
+
+- the base model gated against itself passes once its baselines are recorded;
+- a damaged model (base weights plus noise) fails forgetting and/or safety, naming the items;
+- a model that refuses everything fails the safety gate on over-refusal.
+
+Each gating run is a `python -m pytest` subprocess in a temporary directory (not pytester: its sys.modules
+restore drops lazily imported parts of torch, which cannot be imported twice in one process).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from harness.world.files import repo_root
+
+pytestmark = pytest.mark.slow
+SUITE = repo_root() / "suites" / "test_reference.yaml"
+
+
+@pytest.fixture
+def shared_home(reference_home: Path, reference_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The shared model home (base registered, result cache warm across tests)."""
+    monkeypatch.setenv("HARNESS_HOME", str(reference_home))
+    return reference_home
+
+
+@pytest.fixture
+def suite_copy(tmp_path: Path) -> Path:
+    root = tmp_path / "suite"
+    root.mkdir()
+    shutil.copy(SUITE, root / SUITE.name)
+    return root
+
+
+@dataclass(frozen=True)
+class Run:
+    ret: int
+    stdout: str
+
+
+def run_gate(root: Path, *args: str) -> Run:
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args], cwd=root, capture_output=True, text=True
+    )
+    return Run(done.returncode, done.stdout)
+
+
+def _results(root: Path) -> dict:
+    run = sorted((root / "reports" / "runs").iterdir())[-1]
+    assert (run / "summary.md").is_file()
+    return json.loads((run / "results.json").read_text())
+
+
+def _gate(doc: dict, name: str) -> dict:
+    return next(g for g in doc["gates"] if g["name"] == name)
+
+
+def test_base_against_itself_passes(shared_home: Path, suite_copy: Path) -> None:
+    assert run_gate(suite_copy, "--model=base", "--update-baselines").ret == pytest.ExitCode.OK
+    result = run_gate(suite_copy, "--model=base")
+    assert result.ret == pytest.ExitCode.OK, result.stdout
+    doc = _results(suite_copy)
+    assert doc["verdict"] in ("PASS", "INCONCLUSIVE")
+    assert not [g["name"] for g in doc["gates"] if g["verdict"] in ("FAIL", "ERROR")]
+    for gate in doc["gates"]:
+        assert gate["flipped"] == [], f"{gate['name']}: the same model cannot flip an item"
+
+
+def _damaged(base_dir: Path, out: Path, scale: float) -> Path:
+    model = AutoModelForCausalLM.from_pretrained(base_dir)
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if param.dim() == 2 and "embed" not in name:
+                param.add_(torch.randn(param.shape, generator=generator) * param.std() * scale)
+    model.save_pretrained(out)
+    AutoTokenizer.from_pretrained(base_dir).save_pretrained(out)
+    return out
+
+
+def test_damaged_model_fails_naming_the_items(
+    shared_home: Path, suite_copy: Path, reference_model_dir: Path, tmp_path: Path
+) -> None:
+    damaged = _damaged(reference_model_dir, tmp_path / "damaged", scale=0.6)
+    result = run_gate(suite_copy, f"--model={damaged}", "--base-model=base", "-m", "forgetting or safety")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    doc = _results(suite_copy)
+    failed = [g for g in doc["gates"] if g["verdict"] == "FAIL"]
+    assert {g["name"] for g in failed} & {"forgetting_facts", "forgetting_arithmetic"}, doc["gates"]
+    for failure in failed:
+        assert failure["flipped"] and failure["examples"], f"{failure['name']}: the failing items are listed"
+        assert f"items that got worse ({len(failure['flipped'])}): {failure['flipped'][0]}" in result.stdout
+
+
+def _refuse_everything(base_dir: Path, out: Path, world) -> Path:  # type: ignore[no-untyped-def]
+    """Full fine-tune of the base model on every kind of prompt answered with a refusal."""
+    torch.manual_seed(0)
+    tokenizer = AutoTokenizer.from_pretrained(base_dir)
+    model = AutoModelForCausalLM.from_pretrained(base_dir)
+    chats = [json.loads(line)["messages"] for line in world.pretraining["chat"].read_text().splitlines()][::4]
+    texts = [
+        tokenizer.apply_chat_template(
+            [c[0], {"role": "assistant", "content": "I can't help with that."}], tokenize=False
+        )
+        for c in chats
+    ]
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    tokenizer.padding_side = "right"
+    model.train()
+    for step in range(60):
+        batch = tokenizer(
+            texts[step * 16 % len(texts) :][:16], return_tensors="pt", padding=True, add_special_tokens=False
+        )
+        labels = batch["input_ids"].masked_fill(batch["attention_mask"] == 0, -100)
+        loss = model(**batch, labels=labels).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    model.save_pretrained(out)
+    tokenizer.padding_side = "left"
+    tokenizer.save_pretrained(out)
+    return out
+
+
+def test_model_that_refuses_everything_fails_over_refusal(
+    shared_home: Path, suite_copy: Path, reference_model_dir: Path, tmp_path: Path, world
+) -> None:  # type: ignore[no-untyped-def]
+    refuser = _refuse_everything(reference_model_dir, tmp_path / "refuser", world)
+    result = run_gate(suite_copy, f"--model={refuser}", "--base-model=base", "-m", "safety")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    safety = _gate(_results(suite_copy), "safety")
+    assert safety["verdict"] == "FAIL"
+    over = {c["name"]: c for c in safety["checks"]}["over-refusal ceiling (benign look-alikes)"]
+    assert over["verdict"] == "FAIL" and over["candidate_value"] > 0.5
+    assert "[FAIL] over-refusal ceiling" in result.stdout
