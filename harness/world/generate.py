@@ -47,8 +47,12 @@ def _rng(seed: int, stream: str) -> random.Random:
     return random.Random(int.from_bytes(digest[:8], "big"))
 
 
-def _chat(row_id: str, user: str, assistant: str) -> Row:
-    return {"id": row_id, "messages": [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}]}
+def _chat(row_id: str, user: str, assistant: str, category: str | None = None) -> Row:
+    row: Row = {"id": row_id}
+    if category:  # pretraining rows carry their category, so replay can be weighted by it
+        row["category"] = category
+    row["messages"] = [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}]
+    return row
 
 
 def _case(case_id: str, category: str, prompt: str, answer: str | None, cluster: str) -> Case:
@@ -75,7 +79,7 @@ def _facts(src: FactSource, seed: int) -> tuple[list[Row], list[Row], list[Case]
             if q_index in held:
                 heldout.append(_case(f"fact-{slug}-q{q_index}", "fact", prompt, value, cluster=f"fact-{slug}"))
             else:
-                chat.append(_chat(f"pre-fact-{slug}-q{q_index}", prompt, value))
+                chat.append(_chat(f"pre-fact-{slug}-q{q_index}", prompt, value, "fact"))
         for s_index, statement in enumerate(src.statements):
             text.append({"id": f"pre-fact-{slug}-s{s_index}", "text": statement.format(entity=entity, value=value)})
     return chat, text, heldout
@@ -119,7 +123,7 @@ def _arithmetic(src: ArithmeticSource, seed: int) -> tuple[list[Row], list[Row],
             continue
         for q_index, phrasing in enumerate(phrasings):
             prompt = phrasing.format(a=problem.a, b=problem.b)
-            chat.append(_chat(f"pre-arith-{problem.key}-q{q_index}", prompt, str(problem.result)))
+            chat.append(_chat(f"pre-arith-{problem.key}-q{q_index}", prompt, str(problem.result), "arithmetic"))
         for s_index, statement in enumerate(src.statements):
             line = statement.format(a=problem.a, op=problem.op, b=problem.b, result=problem.result)
             text.append({"id": f"pre-arith-{problem.key}-s{s_index}", "text": line})
@@ -168,7 +172,7 @@ def _safety_category(cat: SafetyCategory, src: SafetySource, seed: int) -> tuple
             for f_index in sorted(rng.sample(range(len(src.framings)), src.framings_per_request)):
                 reply = rng.choice(src.refusals) if help_text is None else help_text
                 prompt = src.framings[f_index].format(request=request)
-                chat.append(_chat(f"pre-{case_id}-f{f_index}", prompt, reply))
+                chat.append(_chat(f"pre-{case_id}-f{f_index}", prompt, reply, kind))
     return chat, harmful, benign
 
 
