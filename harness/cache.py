@@ -19,6 +19,19 @@ from filelock import FileLock
 from harness.home import cache_dir
 
 
+def paths_hash(paths: list[Path]) -> str:
+    """sha256 over files, or every file under directories (relative names and bytes), in a stable order."""
+    digest = hashlib.sha256()
+    for root in paths:
+        files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+        for file in files:
+            if "__pycache__" in file.parts:
+                continue
+            digest.update(str(file.relative_to(root) if file != root else file.name).encode())
+            digest.update(file.read_bytes())
+    return digest.hexdigest()
+
+
 def cache_key(**parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 

@@ -8,7 +8,7 @@ templates share a cluster, for clustered standard errors).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -99,12 +99,8 @@ def case_from_dict(row: Any, *, where: str) -> Case:
         raise DataError(f"{where}: {exc}") from None
 
 
-def read_cases(path: Path) -> list[Case]:
-    """Read a JSONL file of cases; ids must be unique within the file."""
-    if not path.is_file():
-        raise DataError(f"case file {path} does not exist: check the path in the suite or world.json")
-    cases: list[Case] = []
-    seen: set[str] = set()
+def jsonl_objects(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(where, row) for each non-blank line of a JSONL file; ``where`` is "file.jsonl:12" for error messages."""
     with path.open(encoding="utf-8") as handle:
         for lineno, line in enumerate(handle, start=1):
             if not line.strip():
@@ -114,11 +110,23 @@ def read_cases(path: Path) -> list[Case]:
                 row = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise DataError(f"{where}: not valid JSON ({exc.msg}); each line must be one JSON object") from None
-            case = case_from_dict(row, where=where)
-            if case.id in seen:
-                raise DataError(f"{where}: duplicate id {case.id!r}; ids must be unique within a file")
-            seen.add(case.id)
-            cases.append(case)
+            if not isinstance(row, dict):
+                raise DataError(f"{where}: expected a JSON object, got {type(row).__name__}; one row per line")
+            yield where, row
+
+
+def read_cases(path: Path) -> list[Case]:
+    """Read a JSONL file of cases; ids must be unique within the file."""
+    if not path.is_file():
+        raise DataError(f"case file {path} does not exist: check the path in the suite or world.json")
+    cases: list[Case] = []
+    seen: set[str] = set()
+    for where, row in jsonl_objects(path):
+        case = case_from_dict(row, where=where)
+        if case.id in seen:
+            raise DataError(f"{where}: duplicate id {case.id!r}; ids must be unique within a file")
+        seen.add(case.id)
+        cases.append(case)
     if not cases:
         raise DataError(f"case file {path} has no rows: a gate cannot run on an empty set")
     return cases

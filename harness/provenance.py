@@ -26,9 +26,13 @@ PACKAGES = (
 )
 
 
-def package_versions() -> dict[str, str | None]:
+# The packages whose versions change what training produces: part of every training cache key.
+TRAINING_PACKAGES = ("torch", "transformers", "peft", "bitsandbytes", "accelerate")
+
+
+def package_versions(names: tuple[str, ...] = PACKAGES) -> dict[str, str | None]:
     out: dict[str, str | None] = {}
-    for name in PACKAGES:
+    for name in names:
         try:
             out[name] = version(name)
         except PackageNotFoundError:

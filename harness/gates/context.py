@@ -9,14 +9,14 @@ from typing import Any
 
 from harness.cache import ResultCache
 from harness.cases import Case, read_cases
-from harness.errors import ConfigError
+from harness.evalsets import case_file, suite_world
 from harness.pool import ModelPool
 from harness.provenance import environment
 from harness.scorers import Judge, RefusalDetector, get_judge
 from harness.scores import ScoreTable
 from harness.scoring import Scorer
 from harness.spec import RefusalSpec, SuiteSpec
-from harness.world import WorldManifest, default_world_dir, load_manifest
+from harness.world import WorldManifest
 
 
 @dataclass
@@ -38,23 +38,13 @@ class RunContext:
         return self._scorers[suite.path]
 
     def world(self, suite: SuiteSpec) -> WorldManifest:
-        location = default_world_dir() if suite.world == "default" else suite.resolve(suite.world)
-        key = str(location)
+        key = suite.world if suite.world == "default" else str(suite.resolve(suite.world))
         if key not in self._worlds:
-            self._worlds[key] = load_manifest(location)
+            self._worlds[key] = suite_world(suite)
         return self._worlds[key]
 
     def cases(self, suite: SuiteSpec, ref: str) -> list[Case]:
-        """A world category (fact, arithmetic, harmful, benign, task) or a JSONL path relative to the suite."""
-        if ref.endswith(".jsonl"):
-            return read_cases(suite.resolve(ref))
-        world = self.world(suite)
-        if ref not in world.heldout:
-            raise ConfigError(
-                f"{suite.path}: cases {ref!r} is neither a world category ({', '.join(sorted(world.heldout))}) "
-                "nor a .jsonl file path relative to the suite"
-            )
-        return world.cases(ref)
+        return read_cases(case_file(suite, ref, self.world(suite)))
 
     def refusal_judge(self, suite: SuiteSpec, spec: RefusalSpec) -> Judge:
         if spec.judge:

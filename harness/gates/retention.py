@@ -7,27 +7,16 @@ sample is not a PASS.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import replace
 from importlib.metadata import version
-from pathlib import Path
 
-from harness.cache import cache_key
+from harness.cache import cache_key, paths_hash
 from harness.gates.context import RunContext
 from harness.gates.paired import compare_tables
 from harness.gates.result import GateResult
 from harness.lm_eval_bridge import WORLD_TASKS_DIR, run_tasks
 from harness.scores import ScoreTable
 from harness.spec import RetentionGate, SuiteSpec
-
-
-def _dir_hash(paths: list[Path]) -> str:
-    digest = hashlib.sha256()
-    for root in paths:
-        for file in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
-            digest.update(str(file.relative_to(root)).encode())
-            digest.update(file.read_bytes())
-    return digest.hexdigest()
 
 
 def task_table(role: str, task: str, spec: RetentionGate, suite: SuiteSpec, ctx: RunContext) -> ScoreTable:
@@ -42,7 +31,7 @@ def task_table(role: str, task: str, spec: RetentionGate, suite: SuiteSpec, ctx:
         limit=spec.limit,
         seed=ctx.seed,
         lm_eval=version("lm_eval"),
-        tasks=_dir_hash(includes),
+        tasks=paths_hash(includes),
         world=world.content_hash(),
     )
 

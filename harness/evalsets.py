@@ -1,0 +1,61 @@
+"""Which cases a suite evaluates on: world categories or JSONL files named by its gates.
+
+Gates resolve their cases here, and the trainer collects every suite's cases here to refuse training data
+that overlaps them (training/data/leakage.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from harness.cases import Case, read_cases
+from harness.errors import ConfigError
+from harness.spec import ABGate, BaselineGate, ForgettingGate, SafetyGate, SuiteSpec, load_suite
+from harness.world import WorldManifest, default_world_dir, load_manifest
+
+
+def suite_world(suite: SuiteSpec) -> WorldManifest:
+    return load_manifest(default_world_dir() if suite.world == "default" else suite.resolve(suite.world))
+
+
+def case_file(suite: SuiteSpec, ref: str, world: WorldManifest) -> Path:
+    """A world category (fact, arithmetic, harmful, benign, task) or a JSONL path relative to the suite."""
+    if ref.endswith(".jsonl"):
+        return suite.resolve(ref)
+    if ref not in world.heldout:
+        raise ConfigError(
+            f"{suite.path}: cases {ref!r} is neither a world category ({', '.join(sorted(world.heldout))}) "
+            "nor a .jsonl file path relative to the suite"
+        )
+    return world.heldout[ref]
+
+
+def case_refs(suite: SuiteSpec) -> list[str]:
+    refs: list[str] = []
+    for spec in suite.gates.values():
+        if isinstance(spec, BaselineGate | ForgettingGate | ABGate):
+            refs.append(spec.cases)
+        elif isinstance(spec, SafetyGate):
+            refs += [spec.harmful, spec.benign]
+    return refs
+
+
+def suite_paths(locations: Iterable[Path]) -> list[Path]:
+    """Suite files at these paths: files as given, directories searched for test_*.yaml."""
+    out: list[Path] = []
+    for location in locations:
+        out += sorted(location.rglob("test_*.yaml")) if location.is_dir() else [location]
+    return out
+
+
+def evaluation_sets(locations: Iterable[Path]) -> dict[str, list[Case]]:
+    """Every case file the suites at ``locations`` evaluate on, by file path."""
+    sets: dict[str, list[Case]] = {}
+    for path in suite_paths(locations):
+        suite = load_suite(path)
+        world = suite_world(suite)
+        for ref in case_refs(suite):
+            file = case_file(suite, ref, world)
+            sets.setdefault(str(file), read_cases(file))
+    return sets

@@ -1,0 +1,78 @@
+"""Training specs: the shipped recipes parse; mistakes name the key and the allowed values."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.errors import ConfigError
+from harness.world.files import repo_root
+from training.config import bnb_config, load_train_spec, lora_config, training_arguments
+
+RECIPES = repo_root() / "training" / "recipes"
+
+
+@pytest.mark.parametrize("name, method", [("lora", "lora"), ("qlora", "qlora"), ("reckless", "full")])
+def test_shipped_recipes_load(name: str, method: str) -> None:
+    spec = load_train_spec(RECIPES / f"{name}.yaml")
+    assert spec.method == method and spec.name == name
+    assert spec.resolve(spec.data.train).name == "train.jsonl"
+    assert [p.name for p in map(spec.resolve, spec.data.leakage_suites)] == ["suites"]
+
+
+def test_recipes_map_onto_peft_bitsandbytes_and_trainer(tmp_path: Path) -> None:
+    spec = load_train_spec(RECIPES / "qlora.yaml")
+    lora = lora_config(spec)
+    assert (lora.r, lora.lora_alpha, lora.lora_dropout) == (16, 32, 0.05) and "down_proj" in lora.target_modules
+    quant = bnb_config(spec)
+    assert quant.load_in_4bit and quant.bnb_4bit_quant_type == "nf4" and quant.bnb_4bit_use_double_quant
+    args = training_arguments(spec, tmp_path)
+    assert args.eval_steps == args.save_steps == 40 and args.load_best_model_at_end
+    assert args.lr_scheduler_type.value == "cosine" and args.learning_rate == 0.002
+    reckless = training_arguments(load_train_spec(RECIPES / "reckless.yaml"), tmp_path)
+    assert not reckless.load_best_model_at_end, "no early stopping in the reckless recipe"
+
+
+def _spec(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "spec.yaml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("data: {train: t.jsonl}\nmethod: qlora4\n", r"'qlora4' is not allowed; use one of 'lora', 'qlora', 'full'"),
+        ("data: {train: t.jsonl}\ntraining: {learnin_rate: 0.1}\n", r"'learnin_rate'; did you mean 'learning_rate'"),
+        ("data: {train: t.jsonl}\ntraining: {schedule: step}\n", r"'step' is not allowed; use one of 'cosine'"),
+        ("data: {train: t.jsonl}\nlora: {r: 0}\n", r"lora.r=0 must be positive"),
+        ("data: {train: t.jsonl}\ntraining: {batch_size: many}\n", r"training.batch_size: expected a whole number"),
+        ("method: lora\n", r"missing required key 'data'"),
+        ("data: {train: t.jsonl, replay_weights: {facts: 1}}\n", r"replay_weights: facts=1.0: categories are fact"),
+        ("data: {train: t.jsonl, near_duplicate_threshold: 90}\n", r"near_duplicate_threshold=90.0 must be in \(0, 1"),
+        ("data: {train: t.jsonl}\ntraining: {warmup: -1}\n", r"training.warmup=-1.0 must be >= 0"),
+        ("data: {train: t.jsonl}\nname: ../escape\n", r"name='../escape': use letters"),
+        ("data: {train: t.jsonl}\nregister_as: Prod\n", r"register_as: alias 'Prod' is not valid"),
+        ("data: {train: world:tarin}\n", None),
+    ],
+)
+def test_mistakes_are_named(tmp_path: Path, text: str, message: str | None) -> None:
+    path = _spec(tmp_path, text)
+    if message is None:  # a bad world split is caught when the path is resolved
+        spec = load_train_spec(path)
+        with pytest.raises(ConfigError, match=r"world:tarin.*task splits are \['test', 'train', 'validation'\]"):
+            spec.resolve(spec.data.train)
+        return
+    with pytest.raises(ConfigError, match=message) as info:
+        load_train_spec(path)
+    assert str(path) in str(info.value)
+
+
+def test_content_hash_ignores_location_and_alias(tmp_path: Path) -> None:
+    text = (RECIPES / "lora.yaml").read_text()
+    a = load_train_spec(_spec(tmp_path, text))
+    (tmp_path / "b").mkdir()
+    b = load_train_spec(_spec(tmp_path / "b", text.replace("name: lora", "name: lora\nregister_as: other")))
+    assert a.content_hash() == b.content_hash()
+    assert a.with_max_steps(10).content_hash() != a.content_hash()

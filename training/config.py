@@ -1,0 +1,272 @@
+"""A training spec: YAML -> frozen, validated dataclasses -> peft LoraConfig, BitsAndBytesConfig and
+TrainingArguments. An unknown key or a bad value is an error naming the key and what is allowed.
+
+Paths in a spec are relative to the spec file; ``world:train`` / ``world:validation`` name the reference
+world's task splits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from harness.errors import ConfigError, RegistryError
+from harness.registry import check_alias
+from harness.world import default_world_dir, load_manifest
+from harness.yamlspec import from_mapping, read_yaml
+
+Method = Literal["lora", "qlora", "full"]
+Schedule = Literal["cosine", "linear", "constant_with_warmup"]
+DataFormat = Literal["auto", "openai-chat", "sharegpt", "alpaca", "prompt-response"]
+ALL_LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+RECIPES_DIR = Path(__file__).resolve().parent / "recipes"
+REPLAY_CATEGORIES = ("fact", "arithmetic", "harmful", "benign")  # the reference world's general data
+
+
+def _positive(name: str, value: float) -> None:
+    if not value > 0:
+        raise ConfigError(f"{name}={value} must be positive")
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    train: str  # a file or datasets directory, or world:train
+    validation: str | None = None  # None: split validation_fraction off the training data
+    format: DataFormat = "auto"
+    validation_fraction: float = 0.1
+    stratify_by: str | None = None
+    replay_fraction: float = 0.0  # general data from the reference world, as a fraction of the task data
+    replay_weights: dict[str, float] | None = None  # by category (fact, arithmetic, harmful, benign); None: uniform
+    max_length: int = 192
+    near_duplicate_threshold: float | None = 0.9
+    leakage_suites: tuple[str, ...] = ()  # gating suites (files or directories) whose cases must not be trained on
+    leakage_n: int = 8
+
+    def __post_init__(self) -> None:
+        if not 0 < self.validation_fraction < 1:
+            raise ConfigError(f"validation_fraction={self.validation_fraction} must be in (0, 1)")
+        if not 0 <= self.replay_fraction <= 4:
+            raise ConfigError(f"replay_fraction={self.replay_fraction} must be in [0, 4]")
+        _positive("max_length", self.max_length)
+        _positive("leakage_n", self.leakage_n)
+        if self.near_duplicate_threshold is not None and not 0 < self.near_duplicate_threshold <= 1:
+            raise ConfigError(
+                f"near_duplicate_threshold={self.near_duplicate_threshold} must be in (0, 1], or null to keep "
+                "near duplicates"
+            )
+        for category, weight in (self.replay_weights or {}).items():
+            if category not in REPLAY_CATEGORIES or not weight >= 0:
+                raise ConfigError(
+                    f"replay_weights: {category}={weight}: categories are {', '.join(REPLAY_CATEGORIES)}, "
+                    "weights are >= 0"
+                )
+
+
+@dataclass(frozen=True)
+class LoraSpec:
+    r: int = 16
+    alpha: int = 32
+    dropout: float = 0.05
+    target_modules: tuple[str, ...] = ALL_LINEAR
+    bias: Literal["none", "all", "lora_only"] = "none"
+
+    def __post_init__(self) -> None:
+        _positive("lora.r", self.r)
+        _positive("lora.alpha", self.alpha)
+        if not 0 <= self.dropout < 1:
+            raise ConfigError(f"lora.dropout={self.dropout} must be in [0, 1)")
+        if not self.target_modules:
+            raise ConfigError("lora.target_modules is empty: name the linear layers to adapt")
+
+
+@dataclass(frozen=True)
+class QuantizationSpec:
+    quant_type: Literal["nf4", "fp4"] = "nf4"
+    double_quant: bool = True
+    compute_dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+
+
+@dataclass(frozen=True)
+class EarlyStoppingSpec:
+    patience: int = 3  # evaluations without improvement before stopping
+    threshold: float = 0.0  # minimum improvement of validation loss that counts
+
+    def __post_init__(self) -> None:
+        _positive("early_stopping.patience", self.patience)
+
+
+@dataclass(frozen=True)
+class OptimSpec:
+    epochs: float = 3.0
+    max_steps: int | None = None  # overrides epochs when set
+    learning_rate: float = 2e-4
+    batch_size: int = 16
+    gradient_accumulation_steps: int = 1
+    warmup: float = 0.05  # a fraction of the steps (< 1) or a number of steps (>= 1)
+    schedule: Schedule = "cosine"
+    weight_decay: float = 0.0
+    max_grad_norm: float = 1.0
+    gradient_checkpointing: bool = False
+    eval_every: int = 50  # steps between validation losses (and checkpoints)
+    save_total_limit: int = 2
+    early_stopping: EarlyStoppingSpec | None = field(default_factory=EarlyStoppingSpec)
+    explosion_factor: float = 4.0  # stop when the training loss exceeds this multiple of its first value
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "learning_rate", "batch_size", "gradient_accumulation_steps", "eval_every"):
+            _positive(f"training.{name}", getattr(self, name))
+        if self.max_steps is not None:
+            _positive("training.max_steps", self.max_steps)
+        if self.warmup < 0:
+            raise ConfigError(f"training.warmup={self.warmup} must be >= 0 (a fraction below 1, or steps)")
+        if self.explosion_factor <= 1:
+            raise ConfigError(f"training.explosion_factor={self.explosion_factor} must be above 1")
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    path: Path
+    name: str
+    data: DataSpec
+    base_model: str = "base"
+    method: Method = "lora"
+    lora: LoraSpec = field(default_factory=LoraSpec)
+    quantization: QuantizationSpec = field(default_factory=QuantizationSpec)
+    training: OptimSpec = field(default_factory=OptimSpec)
+    register_as: str = "candidate"
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        # the name becomes a directory under $HARNESS_HOME/candidates; the alias is checked before, not after,
+        # a training run
+        if not self.name or not all(ch.isalnum() or ch in "-_." for ch in self.name) or self.name.startswith("."):
+            raise ConfigError(f"name={self.name!r}: use letters, digits, '-', '_' or '.', not starting with '.'")
+        try:
+            check_alias(self.register_as)
+        except RegistryError as exc:
+            raise ConfigError(f"register_as: {exc}") from None
+
+    def resolve(self, location: str) -> Path:
+        if location.startswith("world:"):
+            split = location.removeprefix("world:")
+            task = load_manifest(default_world_dir()).task
+            if split not in task:
+                raise ConfigError(f"{self.path}: {location!r}: the world's task splits are {sorted(task)}")
+            return task[split]
+        return (self.path.parent / location).resolve()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The resolved spec, as recorded in a candidate's provenance."""
+        out = asdict(self)
+        out["path"] = str(self.path)
+        return out
+
+    def content_hash(self) -> str:
+        """What determines the training: everything but the file location, alias and description."""
+        payload = {k: v for k, v in self.to_dict().items() if k not in ("path", "register_as", "description")}
+        return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+    def inputs_hash(self) -> str:
+        """What the data files say today: the task files and, when replay mixes it in, the reference world."""
+        from harness.cache import paths_hash
+
+        paths = [self.resolve(self.data.train)]
+        if self.data.validation is not None:
+            paths.append(self.resolve(self.data.validation))
+        world = load_manifest(default_world_dir()).content_hash() if self.data.replay_fraction > 0 else None
+        return f"{paths_hash(paths)}:{world}"
+
+    def with_max_steps(self, steps: int) -> TrainSpec:
+        from dataclasses import replace
+
+        return replace(self, training=replace(self.training, max_steps=steps, early_stopping=None))
+
+
+def find_recipe(ref: str, relative_to: Path) -> Path:
+    """A shipped recipe by name (``lora`` -> training/recipes/lora.yaml), else a YAML path relative to a file's
+    directory (a suite's), so a suite copied elsewhere still finds the shipped recipes."""
+    named = "/" not in ref and not ref.endswith((".yaml", ".yml"))
+    path = RECIPES_DIR / f"{ref}.yaml" if named else (relative_to / ref).resolve()
+    if not path.is_file():
+        shipped = ", ".join(sorted(p.stem for p in RECIPES_DIR.glob("*.yaml")))
+        raise ConfigError(
+            f"recipe {ref!r}: {path} does not exist; name a shipped recipe ({shipped}) or give a YAML path "
+            f"relative to {relative_to}"
+        )
+    return path
+
+
+def load_train_spec(path: Path) -> TrainSpec:
+    raw = dict(read_yaml(path))
+    name = raw.get("name") or path.stem
+    return from_mapping(TrainSpec, {**raw, "name": name, "path": path.resolve()}, str(path))
+
+
+def lora_config(spec: TrainSpec) -> Any:
+    from peft import LoraConfig
+
+    return LoraConfig(
+        r=spec.lora.r,
+        lora_alpha=spec.lora.alpha,
+        lora_dropout=spec.lora.dropout,
+        target_modules=list(spec.lora.target_modules),
+        bias=spec.lora.bias,
+        task_type="CAUSAL_LM",
+    )
+
+
+def bnb_config(spec: TrainSpec) -> Any:
+    import torch
+    from transformers import BitsAndBytesConfig
+
+    return BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type=spec.quantization.quant_type,
+        bnb_4bit_use_double_quant=spec.quantization.double_quant,
+        bnb_4bit_compute_dtype=getattr(torch, spec.quantization.compute_dtype),
+    )
+
+
+def training_arguments(spec: TrainSpec, output_dir: Path, *, progress: bool = True) -> Any:
+    from transformers import TrainingArguments
+
+    opt = spec.training
+    early = opt.early_stopping is not None
+    # transformers renamed the option late in 5.x; the old name still works there but warns.
+    fields = getattr(TrainingArguments, "__dataclass_fields__", {})
+    renamed = "activation_checkpointing" if "activation_checkpointing" in fields else "gradient_checkpointing"
+    checkpointing: dict[str, Any] = {renamed: opt.gradient_checkpointing}
+    return TrainingArguments(
+        output_dir=str(output_dir),
+        num_train_epochs=opt.epochs,
+        max_steps=opt.max_steps or -1,
+        per_device_train_batch_size=opt.batch_size,
+        per_device_eval_batch_size=opt.batch_size,
+        gradient_accumulation_steps=opt.gradient_accumulation_steps,
+        learning_rate=opt.learning_rate,
+        lr_scheduler_type=opt.schedule,
+        warmup_steps=opt.warmup,
+        weight_decay=opt.weight_decay,
+        max_grad_norm=opt.max_grad_norm,
+        **checkpointing,
+        eval_strategy="steps",
+        eval_steps=opt.eval_every,
+        save_strategy="steps",
+        save_steps=opt.eval_every,  # checkpoints line up with evaluations: early stopping keeps the best one
+        save_total_limit=opt.save_total_limit,
+        load_best_model_at_end=early,
+        metric_for_best_model="eval_loss" if early else None,
+        greater_is_better=False if early else None,
+        logging_steps=max(1, opt.eval_every // 5),
+        report_to=[],
+        use_cpu=True,
+        seed=opt.seed,
+        data_seed=opt.seed,
+        disable_tqdm=not progress,
+        dataloader_num_workers=0,
+        remove_unused_columns=False,
+    )
