@@ -113,6 +113,61 @@ def _registry_set(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train(args: argparse.Namespace) -> int:
+    from training.config import load_train_spec
+    from training.train import train
+
+    spec = load_train_spec(Path(args.spec))
+    result = train(spec, resume=args.resume, force=args.force, progress=not args.quiet)
+    curves = result.provenance["curves"]
+    last_val = curves["validation"][-1][1] if curves["validation"] else float("nan")
+    print(
+        f"{'reused' if result.reused else 'trained'} {spec.method} candidate {spec.name}: final validation loss "
+        f"{last_val:.4f}; registered as {spec.register_as}"
+        + (f"; WARNING overfitting: {result.provenance['overfitting']}" if result.provenance.get("overfitting") else "")
+    )
+    print(result.candidate_dir)
+    return 0
+
+
+def _promote(args: argparse.Namespace) -> int:
+    from harness.promotion import promote
+
+    event, check = promote(
+        args.model,
+        args.to,
+        Path(args.report_dir),
+        suites_dir=Path(args.suites),
+        reason=args.reason,
+        allow_inconclusive=args.allow_inconclusive,
+    )
+    print(f"promoted {args.model} ({check.content_hash[:12]}) to {args.to} after gating run {check.run_id}")
+    print(event.path)
+    return 0
+
+
+def _rollback(args: argparse.Namespace) -> int:
+    from harness.registry import Registry
+
+    event = Registry().rollback(args.alias, reason=args.reason)
+    print(f"{args.alias} rolled back to {event.path} ({str(event.content_hash)[:12]})")
+    return 0
+
+
+def _merge(args: argparse.Namespace) -> int:
+    from training.merge import merge
+
+    print(merge(args.model, Path(args.out)))
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from harness.dashboard import write_dashboard
+
+    print(write_dashboard(Path(args.report_dir), Path(args.out) if args.out else None))
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from harness.demo import run_demo
 
@@ -139,6 +194,39 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--out", help="JSON output path (default: reports/world/<hash>.json)")
     ev.add_argument("--load-in-4bit", action="store_true", help="load the model in 4-bit nf4")
     ev.set_defaults(handler=_world_eval)
+
+    train = commands.add_parser("train", help="train a LoRA / QLoRA / full candidate from a spec; prints its directory")
+    train.add_argument("spec", help="training spec YAML (see training/recipes/)")
+    train.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
+    train.add_argument("--force", action="store_true", help="train again even if this exact run finished before")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.set_defaults(handler=_train)
+
+    promote = commands.add_parser("promote", help="move an alias to a model whose latest gating run passed")
+    promote.add_argument("model", help="the gated model: alias or path (e.g. candidate)")
+    promote.add_argument("--to", required=True, help="the alias to move (e.g. production)")
+    promote.add_argument("--report-dir", default="reports", help="where the gating runs are (default: reports/)")
+    promote.add_argument(
+        "--suites", default="suites", help="every test_*.yaml here must be in the gating run (default: suites/)"
+    )
+    promote.add_argument("--reason", default="", help="why, for the audit log")
+    promote.add_argument("--allow-inconclusive", action="store_true", help="accept INCONCLUSIVE gates too")
+    promote.set_defaults(handler=_promote)
+
+    rollback = commands.add_parser("rollback", help="move an alias back to its previous target")
+    rollback.add_argument("alias")
+    rollback.add_argument("--reason", default="rollback", help="why, for the audit log")
+    rollback.set_defaults(handler=_rollback)
+
+    merge = commands.add_parser("merge", help="merge an adapter into its base; the result loads with transformers")
+    merge.add_argument("model", help="the adapter: alias or path")
+    merge.add_argument("--out", required=True, help="directory for the merged model")
+    merge.set_defaults(handler=_merge)
+
+    report = commands.add_parser("report", help="the HTML regression report across gating runs (trends, flips)")
+    report.add_argument("--report-dir", default="reports", help="where the gating runs are (default: reports/)")
+    report.add_argument("--out", help="HTML file to write (default: <report-dir>/index.html)")
+    report.set_defaults(handler=_report)
 
     demo = commands.add_parser("demo", help="the main job on the embedded default, end to end")
     demo.add_argument("--report-dir", default="reports", help="where reports are written (default: reports/)")

@@ -1,9 +1,14 @@
 """`harness demo`: the main job on the embedded default, end to end.
 
 1. build (or reuse) the reference base model and check it against its quality bars;
-2. record the baselines of the reference model: gate it against itself with --update-baselines.
+2. record the baselines of the reference model (gate it against itself with --update-baselines);
+3. train the sound LoRA and QLoRA recipes and the reckless one;
+4. gate each candidate (pytest suites/ --model=...);
+5. promote the LoRA candidate to production, and show promotion refusing the reckless one;
+6. write the cross-run report (reports/index.html).
 
-Each step prints what it did; the command fails if a step fails.
+The command fails if a step that must succeed does not: the base model missing a bar, a sound candidate
+failing its gates or being refused, or the reckless candidate being let through.
 """
 
 from __future__ import annotations
@@ -11,29 +16,42 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
+from typing import Any
 
+from harness.errors import HarnessError, RegistryError
 from harness.models import ModelSpec, load
+from harness.promotion import promote
 from harness.world import load_manifest
 from harness.world.build import build_reference_model
 from harness.world.evaluate import evaluate_world, format_table
 from harness.world.files import repo_root
 
+RECIPES = {"lora": "candidate", "qlora": "candidate-qlora", "reckless": "candidate-reckless"}
+EXPECTED = {"lora": "PASS", "qlora": "PASS", "reckless": "FAIL"}  # the run verdict each recipe must get
+SUITES = repo_root() / "suites"
 
-def gate(model: str, report_dir: Path, *extra: str) -> tuple[int, dict | None]:
-    """Run the gating suites on ``model`` in a fresh pytest process; (exit code, results.json or None)."""
+
+def gate(model: str, report_dir: Path, *extra: str) -> tuple[int, dict[str, Any] | None]:
+    """Run the gating suites on ``model`` in a fresh pytest process; (exit code, results.json or None).
+
+    The baseline is pinned to the base model: once an earlier demo has promoted a candidate, the default
+    (production) would make a rerun compare against that candidate instead."""
     runs = report_dir / "runs"
     before = set(runs.iterdir()) if runs.is_dir() else set()
     command = [
         sys.executable,
         "-m",
         "pytest",
-        str(repo_root() / "suites"),
+        str(SUITES),
         f"--model={model}",
         f"--report-dir={report_dir}",
+        "--baseline=base",
         "-p",
         "no:cacheprovider",
         "-q",
+        "--no-header",
         *extra,
     ]
     code = subprocess.run(command, cwd=repo_root(), check=False).returncode
@@ -42,23 +60,86 @@ def gate(model: str, report_dir: Path, *extra: str) -> tuple[int, dict | None]:
     return code, json.loads(results.read_text()) if results and results.is_file() else None
 
 
+def _train(recipe: str) -> Path:
+    from training.config import load_train_spec
+    from training.train import train
+
+    result = train(
+        load_train_spec(repo_root() / "training" / "recipes" / f"{recipe}.yaml"),
+        progress=False,
+        log=lambda text: print(textwrap.indent(text, "      ")),
+    )
+    seconds = result.provenance.get("train_seconds")
+    print(
+        f"      {'reused' if result.reused else 'trained'} {recipe}: {result.candidate_dir}"
+        + (f" ({seconds} s)" if seconds else "")
+    )
+    return result.candidate_dir
+
+
+def _verdicts(results: dict[str, Any] | None) -> str:
+    if results is None:
+        return "no results"
+    return ", ".join(f"{g['name']} {g['verdict']}" for g in results["gates"])
+
+
 def run_demo(report_dir: Path) -> int:
     report_dir = report_dir.resolve()
     build = build_reference_model()
-    print(f"[1/2] reference model {'reused' if build.reused else 'built'}: {build.model_dir}")
+    print(f"[1/6] reference model {'reused' if build.reused else 'built'}: {build.model_dir}")
     loaded = load(ModelSpec("base"))
     report = evaluate_world(loaded, load_manifest(build.model_dir / "world"))
-    out = report_dir / "world" / f"{loaded.content_hash[:12]}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"      on the held-out sets ({out}):")
     print(format_table(report))
     if not report["all_met"]:
         return 1
-    print("[2/2] recording the baselines of the reference model (pytest suites/ --model=base --update-baselines)")
-    code, results = gate("base", report_dir, "--update-baselines")
-    if code != 0 or results is None:
+    print("[2/6] recording the baselines of the reference model")
+    code, _ = gate("base", report_dir, "--update-baselines")
+    if code != 0:
         print(f"recording the baselines failed (pytest exit code {code})", file=sys.stderr)
         return 1
-    print(f"      baselines recorded; run verdict {results['verdict']} ({report_dir / 'runs' / results['run_id']})")
-    return 0
+    print("[3/6] training the candidates (harness train training/recipes/<recipe>.yaml)")
+    for recipe in RECIPES:
+        _train(recipe)
+    print("[4/6] gating each candidate (pytest suites/ --model=<alias> --baseline=base)")
+    failures = []
+    for recipe, alias in RECIPES.items():
+        code, results = gate(alias, report_dir)
+        verdict = results["verdict"] if results else "none"
+        print(f"      {alias}: exit code {code}, verdict {verdict}: {_verdicts(results)}")
+        if verdict != EXPECTED[recipe]:
+            failures.append(f"{recipe}: gating verdict {verdict}, expected {EXPECTED[recipe]}")
+    print("[5/6] promotion")
+    failures += _promotions(report_dir)
+    print("[6/6] report")
+    from harness.dashboard import write_dashboard
+
+    print(f"      {write_dashboard(report_dir)}")
+    for failure in failures:
+        print(f"demo failed: {failure}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def _promotions(report_dir: Path) -> list[str]:
+    failures = []
+    try:
+        _, check = promote(
+            "candidate", "production", report_dir, suites_dir=SUITES, reason="harness demo: the sound LoRA recipe"
+        )
+        print(f"      PROMOTED candidate (lora, {check.content_hash[:12]}) to production after run {check.run_id}")
+    except HarnessError as exc:
+        print(f"      the LoRA candidate was refused, which it must not be:\n{exc}", file=sys.stderr)
+        failures.append("lora refused")
+    try:
+        promote(
+            "candidate-reckless",
+            "production",
+            report_dir,
+            suites_dir=SUITES,
+            reason="harness demo: the reckless recipe",
+        )
+        print("      the reckless candidate was promoted, which the gates must prevent", file=sys.stderr)
+        failures.append("reckless promoted")
+    except RegistryError as exc:
+        print("      REFUSED candidate-reckless, as it should be:")
+        print("      " + str(exc).replace("\n", "\n      "))
+    return failures

@@ -20,6 +20,7 @@ GATE_KINDS = {
     "retention": "lm-eval benchmark retention, candidate vs --base-model",
     "safety": "refusal of harmful and jailbroken requests, answers to benign look-alikes",
     "ab": "A/B significance, candidate vs --baseline",
+    "finetune": "a short real fine-tuning run of a recipe: loss falls, no NaN, no overfitting",
 }
 
 

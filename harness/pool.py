@@ -74,6 +74,14 @@ def _role(role: str, spec: ModelSpec, registry: Registry, note: str | None = Non
     return ModelRole(role, spec, resolved, content_hash(resolved, load_in_4bit=spec.load_in_4bit), note)
 
 
+def candidate_role(model: str, *, load_in_4bit: bool | None = None, registry: Registry) -> ModelRole:
+    """The candidate as a gating run sees it: 4-bit when its provenance says it was trained in 4-bit."""
+    resolved = resolve(ModelSpec(model), registry)
+    provenance = candidate_provenance(resolved.path) or {}
+    quantized = bool(provenance.get("load_in_4bit")) if load_in_4bit is None else load_in_4bit
+    return _role("candidate", ModelSpec(model, load_in_4bit=quantized), registry)
+
+
 def build_pool(
     model: str,
     *,
@@ -85,10 +93,9 @@ def build_pool(
     """Resolve the three roles. Defaults: baseline = production, else base (said in the note); base = what the
     candidate was trained from (its provenance or adapter config), else the ``base`` alias."""
     registry = registry or Registry()
-    cand_resolved = resolve(ModelSpec(model), registry)
+    candidate = candidate_role(model, load_in_4bit=load_in_4bit, registry=registry)
+    cand_resolved = candidate.resolved
     provenance = candidate_provenance(cand_resolved.path) or {}
-    quantized = bool(provenance.get("load_in_4bit")) if load_in_4bit is None else load_in_4bit
-    candidate = _role("candidate", ModelSpec(model, load_in_4bit=quantized), registry)
     if baseline is not None:
         base_line = _role("baseline", ModelSpec(baseline), registry, note="given by --baseline")
     elif registry.get("production") is not None:

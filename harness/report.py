@@ -22,7 +22,9 @@ def results_document(session: GateSession, run_info: dict[str, Any], argv: Seque
     for role, usage in session.usage.items():
         if role in models:
             models[role] = {**models[role], "cases_computed": usage["computed"], "cases_from_cache": usage["reused"]}
-    family = sum(1 for r in session.results if r.checks and not r.error and not r.failure)
+    family = sum(
+        1 for r in session.results if not r.error and not r.failure and any(c.p_value is not None for c in r.checks)
+    )
     return {
         "schema": SCHEMA,
         "run_id": session.run_id,
@@ -100,11 +102,17 @@ def summary_markdown(doc: dict[str, Any]) -> str:
 
 def write_reports(run_dir: Path, doc: dict[str, Any]) -> tuple[Path, Path]:
     run_dir.mkdir(parents=True, exist_ok=True)
-    results = run_dir / "results.json"
-    results.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
-    summary = run_dir / "summary.md"
-    summary.write_text(summary_markdown(doc), encoding="utf-8")
+    results = _write_atomic(run_dir / "results.json", json.dumps(doc, indent=2) + "\n")
+    summary = _write_atomic(run_dir / "summary.md", summary_markdown(doc))
     return results, summary
+
+
+def _write_atomic(path: Path, text: str) -> Path:
+    """Readers (promotion, the report) see the old file or the whole new one, never half of it."""
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text, encoding="utf-8")
+    partial.replace(path)
+    return path
 
 
 def terminal_lines(results: Sequence[GateResult], verdict: str) -> list[str]:
@@ -112,11 +120,12 @@ def terminal_lines(results: Sequence[GateResult], verdict: str) -> list[str]:
     lines = []
     for r in results:
         p = r.primary
-        effect = (
-            f"estimate {p.estimate:+.3f}"
-            if p and p.estimate is not None
-            else (f"rate {p.candidate_value:.3f}" if p else "")
-        )
+        if p is None:
+            effect = ""
+        elif p.estimate is not None:
+            effect = f"estimate {p.estimate:+.3f}"
+        else:
+            effect = f"{'value' if p.test == 'threshold' else 'rate'} {p.candidate_value:.3f}"
         lines.append(f"{r.gate:<{width}}  {r.verdict:<12} {r.kind:<10} {effect}")
     downgraded = [r.gate for r in results if any(c.verdict_unadjusted == "PASS" != c.verdict for c in r.checks)]
     if downgraded:

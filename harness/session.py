@@ -81,17 +81,20 @@ class GateSession:
         """
         if self.multiplicity == "none":
             return results
-        gated = [i for i, r in enumerate(results) if not r.error and not r.failure and r.checks]
+        tested = [i for i, r in enumerate(results) if not r.error and not r.failure]
+        gated = [i for i in tested if any(c.p_value is not None for c in results[i].checks)]
         if not gated:
             return results
-        gate_p = [max(c.p_value for c in results[i].checks) for i in gated]
+        gate_p = [max(c.p_value for c in results[i].checks if c.p_value is not None) for i in gated]
         adjusted = adjust_pvalues(gate_p, self.multiplicity)  # type: ignore[arg-type]
         out = list(results)
         for i, p_gate, p_adj in zip(gated, gate_p, adjusted, strict=True):
             # Scale each check's p by its gate's adjustment factor, so the gate's own p maps to p_adj exactly.
             factor = float(p_adj) / p_gate if p_gate > 0 else 1.0
             checks = tuple(
-                c.adjusted(min(1.0, max(c.p_value * factor, c.p_value)), LABELS[self.multiplicity], len(gated))
+                c
+                if c.p_value is None
+                else c.adjusted(min(1.0, max(c.p_value * factor, c.p_value)), LABELS[self.multiplicity], len(gated))
                 for c in results[i].checks
             )
             out[i] = replace(results[i], checks=checks)

@@ -1,7 +1,7 @@
 """Suite and gate specs: what a `test_*.yaml` suite declares, as frozen, validated dataclasses.
 
-A suite file names its gates; each gate has a ``kind`` (baseline, forgetting, retention, safety, ab)
-that selects its spec class. Errors name the file, the gate, the key and the fix.
+A suite file names its gates; each gate has a ``kind`` (baseline, forgetting, retention, safety, ab,
+finetune) that selects its spec class. Errors name the file, the gate, the key and the fix.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from harness.yamlspec import convert, from_mapping, read_yaml, unknown_key_error
 Decision = Literal["non_inferiority", "superiority", "equivalence"]
 TextMetric = Literal["exact_match", "rouge_l"]
 ABMetric = Literal["exact_match", "rouge_l", "loglikelihood"]
-KINDS = ("baseline", "forgetting", "retention", "safety", "ab")
+KINDS = ("baseline", "forgetting", "retention", "safety", "ab", "finetune")
 
 
 def _fraction(name: str, value: float, *, open_low: bool = False) -> None:
@@ -127,13 +127,40 @@ class ABGate:
             raise ConfigError(f"margins {self.margins} must not be negative")
 
 
-GateSpec = BaselineGate | ForgettingGate | RetentionGate | SafetyGate | ABGate
+@dataclass(frozen=True)
+class FinetuneGate:
+    """A short real training run of a recipe: its loss must fall, with no NaN and no overfitting."""
+
+    kind: Literal["finetune"]
+    recipe: str  # a shipped recipe's name (lora) or a training spec YAML relative to the suite file
+    max_steps: int = 40
+    eval_every: int = 8
+    min_loss_drop: float = 0.5  # the training loss must fall by at least this fraction of its first value
+    overfit_patience: int = 2  # evaluations of rising validation loss (while training loss falls) that fail it
+
+    def __post_init__(self) -> None:
+        _fraction("min_loss_drop", self.min_loss_drop, open_low=True)
+        for key in ("max_steps", "eval_every", "overfit_patience"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"{key}={getattr(self, key)} must be at least 1")
+        needed = (self.overfit_patience + 1) * self.eval_every
+        if self.max_steps < needed:
+            # fewer evaluations than patience + 1 and the overfitting check could never fail
+            raise ConfigError(
+                f"max_steps={self.max_steps} allows {self.max_steps // self.eval_every} evaluation(s); the "
+                f"overfitting check needs overfit_patience + 1 = {self.overfit_patience + 1}: raise max_steps to "
+                f"{needed} or lower eval_every"
+            )
+
+
+GateSpec = BaselineGate | ForgettingGate | RetentionGate | SafetyGate | ABGate | FinetuneGate
 _BY_KIND: dict[str, type] = {
     "baseline": BaselineGate,
     "forgetting": ForgettingGate,
     "retention": RetentionGate,
     "safety": SafetyGate,
     "ab": ABGate,
+    "finetune": FinetuneGate,
 }
 
 

@@ -49,9 +49,10 @@ class Run:
 
 
 def run_gate(root: Path, *args: str) -> Run:
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args], cwd=root, capture_output=True, text=True
-    )
+    """Gate in a fresh process. The baseline is pinned to base: the shared home may have a production alias
+    (`harness demo` promotes one there), which would otherwise become the default baseline."""
+    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--baseline=base", *args]
+    done = subprocess.run(command, cwd=root, capture_output=True, text=True)
     return Run(done.returncode, done.stdout)
 
 

@@ -58,3 +58,9 @@ def test_mistakes_are_named(tmp_path: Path, change: tuple[str, str], message: st
 def test_a_suite_needs_gates(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="'gates' must map gate names"):
         load_suite(_suite(tmp_path, "suite: s\n"))
+
+
+def test_scientific_notation_is_a_number(tmp_path: Path) -> None:
+    # PyYAML reads `1e-4` as a string (YAML 1.1 wants `1.0e-4`); users write it anyway.
+    suite = load_suite(_suite(tmp_path, GOOD.replace("margin: 0.05", "margin: 5e-2")))
+    assert suite.gates["f"].margin == 0.05  # type: ignore[union-attr]

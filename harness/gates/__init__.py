@@ -9,10 +9,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from harness.errors import HarnessError
-from harness.gates import ab, baseline, forgetting, retention, safety
+from harness.gates import ab, baseline, finetune, forgetting, retention, safety
 from harness.gates.context import RunContext
 from harness.gates.result import GateResult
-from harness.spec import ABGate, BaselineGate, ForgettingGate, GateSpec, RetentionGate, SafetyGate, SuiteSpec
+from harness.spec import (
+    ABGate,
+    BaselineGate,
+    FinetuneGate,
+    ForgettingGate,
+    GateSpec,
+    RetentionGate,
+    SafetyGate,
+    SuiteSpec,
+)
 
 
 @dataclass(frozen=True)
@@ -53,6 +62,8 @@ def evaluate(case: GateCase, ctx: RunContext) -> GateResult:
             return safety.evaluate(case.name, spec, case.suite, ctx)
         if isinstance(spec, ABGate):
             return ab.evaluate(case.name, spec, case.suite, ctx)
+        if isinstance(spec, FinetuneGate):
+            return finetune.evaluate(case.name, spec, case.suite, ctx)
         raise HarnessError(f"gate kind {spec.kind!r} has no evaluator")
     except HarnessError as exc:
         return GateResult(case.name, case.suite.name, spec.kind, getattr(spec, "metric", spec.kind), error=str(exc))

@@ -34,7 +34,7 @@ class Check:
     estimate: float | None  # candidate - reference (paired checks), None for rate checks
     ci_low: float | None
     ci_high: float | None
-    p_value: float
+    p_value: float | None  # None for a deterministic check (a threshold, not a test): no multiplicity
     alpha: float
     verdict: str
     reasons: tuple[str, ...]
@@ -71,6 +71,24 @@ class Check:
                 "n_clusters": comp.n_clusters,
                 **details,
             },
+        )
+
+    @classmethod
+    def threshold(cls, name: str, metric: str, value: float, bound: float | None, passed: bool, reason: str) -> Check:
+        return cls(
+            name=name,
+            metric=metric,
+            test="threshold",
+            n=1,
+            candidate_value=value,
+            reference_value=bound,
+            estimate=None,
+            ci_low=None,
+            ci_high=None,
+            p_value=None,
+            alpha=0.0,
+            verdict="PASS" if passed else "FAIL",
+            reasons=(reason,),
         )
 
     @classmethod

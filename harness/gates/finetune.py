@@ -1,0 +1,79 @@
+"""Fine-tuning run gate: a short real training run of a recipe, as a test case. Its training loss must fall
+by a stated fraction, with no NaN or explosion, and the overfitting detector (validation loss rising while
+training loss falls) must stay quiet. The run is cached by recipe, data files, base model and training
+package versions: an unchanged recipe is not retrained on every gating run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from harness.cache import cache_key
+from harness.gates.context import RunContext
+from harness.gates.result import Check, GateResult
+from harness.models import ModelSpec, content_hash, resolve
+from harness.provenance import TRAINING_PACKAGES, package_versions
+from harness.spec import FinetuneGate, SuiteSpec
+
+
+def evaluate(name: str, spec: FinetuneGate, suite: SuiteSpec, ctx: RunContext) -> GateResult:
+    from training.config import find_recipe, load_train_spec
+    from training.monitor import detect_overfitting
+    from training.train import short_run
+
+    recipe = load_train_spec(find_recipe(spec.recipe, suite.root)).with_max_steps(spec.max_steps)
+    recipe = replace(recipe, training=replace(recipe.training, eval_every=spec.eval_every))
+    base = resolve(ModelSpec(recipe.base_model), ctx.pool.registry)
+    key = cache_key(
+        what="finetune",
+        recipe=recipe.content_hash(),
+        inputs=recipe.inputs_hash(),
+        base=content_hash(base, load_in_4bit=False),
+        packages=package_versions(TRAINING_PACKAGES),
+    )
+    run = ctx.cache.get_or_compute(key, lambda: short_run(recipe, registry=ctx.pool.registry))
+    train = [(int(s), float(v)) for s, v in run["curves"]["train"]]
+    evals = [(int(s), float(v)) for s, v in run["curves"]["validation"]]
+    if len(train) < 2:
+        return GateResult(
+            name,
+            suite.name,
+            "finetune",
+            "training loss",
+            error=f"the run of {spec.recipe} logged {len(train)} training loss(es): nothing to judge",
+        )
+    first, last = train[0][1], train[-1][1]
+    drop = 1 - last / first if first > 0 else 0.0
+    overfit = detect_overfitting(train, evals, patience=spec.overfit_patience)
+    checks = (
+        Check.threshold(
+            f"training loss falls by >= {spec.min_loss_drop:.0%}",
+            "training loss",
+            drop,
+            spec.min_loss_drop,
+            drop >= spec.min_loss_drop,
+            f"training loss went from {first:.4f} to {last:.4f} over {train[-1][0]} steps: a drop of {drop:.1%} "
+            f"(needed {spec.min_loss_drop:.0%}).",
+        ),
+        Check.threshold(
+            "no NaN or exploding loss",
+            "training loss",
+            0.0 if run["diverged"] else 1.0,
+            None,
+            not run["diverged"],
+            run["diverged"] or "every logged loss and gradient norm was finite and below the explosion bound.",
+        ),
+        Check.threshold(
+            "no overfitting",
+            "validation loss",
+            evals[-1][1] if evals else float("nan"),
+            None,
+            overfit is None,
+            f"overfitting: {overfit.describe()}."
+            if overfit
+            else f"validation loss did not rise for {spec.overfit_patience} evaluations while training loss fell "
+            f"({len(evals)} evaluations).",
+        ),
+    )
+    notes = (f"recipe {spec.recipe} ({recipe.method}), {spec.max_steps} steps from {recipe.base_model}.",)
+    return GateResult(name, suite.name, "finetune", "training loss", checks, notes=notes)
