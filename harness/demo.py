@@ -61,11 +61,11 @@ def gate(model: str, report_dir: Path, *extra: str) -> tuple[int, dict[str, Any]
 
 
 def _train(recipe: str) -> Path:
-    from training.config import load_train_spec
+    from training.config import RECIPES_DIR, load_train_spec
     from training.train import train
 
     result = train(
-        load_train_spec(repo_root() / "training" / "recipes" / f"{recipe}.yaml"),
+        load_train_spec(RECIPES_DIR / f"{recipe}.yaml"),
         progress=False,
         log=lambda text: print(textwrap.indent(text, "      ")),
     )

@@ -100,12 +100,12 @@ def weights_in_memory() -> str:
     this scale process overhead hides them in peak RSS, so they are measured directly."""
     from harness.models import ModelSpec, resolve
     from harness.registry import Registry
-    from training.config import load_train_spec
+    from training.config import RECIPES_DIR, load_train_spec
     from training.model import load_for_training
 
     sizes = {}
     for recipe in ("lora", "qlora"):
-        spec = load_train_spec(ROOT / "training" / "recipes" / f"{recipe}.yaml")
+        spec = load_train_spec(RECIPES_DIR / f"{recipe}.yaml")
         model = load_for_training(spec, resolve(ModelSpec(spec.base_model), Registry()).path)
         sizes[recipe] = model.get_memory_footprint() / 2**20
     return (

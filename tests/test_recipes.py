@@ -22,7 +22,6 @@ from harness.demo import RECIPES
 from harness.errors import RegistryError
 from harness.promotion import promote
 from harness.registry import Registry
-from harness.world.files import repo_root
 from tests.test_plugin_reference import SUITE, _gate, _results, run_gate
 
 pytestmark = pytest.mark.slow
@@ -37,13 +36,10 @@ def home(reference_home: Path, reference_model_dir: Path) -> Iterator[Path]:
 
 @pytest.fixture(scope="module")
 def trained(home: Path) -> dict[str, Any]:
-    from training.config import load_train_spec
+    from training.config import RECIPES_DIR, load_train_spec
     from training.train import train
 
-    return {
-        recipe: train(load_train_spec(repo_root() / "training" / "recipes" / f"{recipe}.yaml"), progress=False)
-        for recipe in RECIPES
-    }
+    return {recipe: train(load_train_spec(RECIPES_DIR / f"{recipe}.yaml"), progress=False) for recipe in RECIPES}
 
 
 @pytest.fixture(scope="module")

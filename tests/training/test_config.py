@@ -7,10 +7,9 @@ from pathlib import Path
 import pytest
 
 from harness.errors import ConfigError
-from harness.world.files import repo_root
-from training.config import bnb_config, load_train_spec, lora_config, training_arguments
+from training.config import RECIPES_DIR, bnb_config, load_train_spec, lora_config, training_arguments
 
-RECIPES = repo_root() / "training" / "recipes"
+RECIPES = RECIPES_DIR
 
 
 @pytest.mark.parametrize("name, method", [("lora", "lora"), ("qlora", "qlora"), ("reckless", "full")])
