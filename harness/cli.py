@@ -48,13 +48,21 @@ def _pretrain_config(args: argparse.Namespace) -> object:
 def _world_build(args: argparse.Namespace) -> int:
     from harness.world.build import build_reference_model
 
-    result = build_reference_model(config=_pretrain_config(args), progress=not args.quiet)  # type: ignore[arg-type]
-    record = result.record
-    print(
-        f"{'reused' if result.reused else 'built'} reference model: {record['parameters']:,} parameters, "
-        f"trained {record['train_seconds']} s (build {record['build_seconds']} s), "
-        f"final loss {record['final_loss']:.3f}"
+    result = build_reference_model(
+        config=_pretrain_config(args),  # type: ignore[arg-type]
+        progress=not args.quiet,
+        from_scratch=args.from_scratch or args.ship,
     )
+    record = result.record
+    how = "reused" if result.reused else "pretrained" if result.model_dir.name.endswith("-scratch") else "installed"
+    print(
+        f"{how} reference model: {record['parameters']:,} parameters, pretrained {record['train_seconds']} s "
+        f"(build {record['build_seconds']} s), final loss {record['final_loss']:.3f}"
+    )
+    if args.ship:
+        from harness.world.build import ship
+
+        print(f"shipped: {ship(result.model_dir)}")
     print(result.model_dir)
     return 0
 
@@ -187,6 +195,12 @@ def _parser() -> argparse.ArgumentParser:
     build = world_cmds.add_parser("build", help="build or reuse the reference base model; prints its directory")
     build.add_argument("--steps", type=int, help="pretraining steps (default: the reference config)")
     build.add_argument("--quiet", action="store_true", help="no progress bar")
+    build.add_argument(
+        "--from-scratch", action="store_true", help="pretrain here instead of installing the shipped weights"
+    )
+    build.add_argument(
+        "--ship", action="store_true", help="pretrain from scratch and copy the result into the package data"
+    )
     build.set_defaults(handler=_world_build)
     ev = world_cmds.add_parser("eval", help="score a model on the held-out sets against the quality bars")
     ev.add_argument("--model", default="base", help="model spec (default: base)")

@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from harness.errors import ModelLoadError
 from harness.registry import RESERVED, Registry
+from harness.threads import configure as configure_threads
 
 # Files that determine a model's outputs; anything else in the directory (provenance, READMEs,
 # checkpoints) does not change the hash.
@@ -231,4 +232,5 @@ def load(spec: ModelSpec, registry: Registry | None = None) -> LoadedModel:
     else:
         model = _load_weights(resolved.path, spec)
     model.eval()
+    configure_threads(model)
     return LoadedModel(spec, resolved, model, _load_tokenizer(resolved, spec), digest)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from harness.threads import configure as configure_threads
 from training.config import TrainSpec, bnb_config, lora_config
 
 
@@ -43,6 +44,7 @@ def load_for_training(spec: TrainSpec, base_dir: Path) -> Any:
         model = AutoModelForCausalLM.from_pretrained(str(base_dir), dtype=torch.float32, use_safetensors=True)
         if spec.training.gradient_checkpointing:
             model.gradient_checkpointing_enable()
+    configure_threads(model)
     if spec.method in ("lora", "qlora"):
         model = get_peft_model(model, lora_config(spec))
     return model

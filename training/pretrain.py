@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import ConfigError
+from harness.threads import configure as configure_threads
 from harness.world.files import WorldManifest
 from training.tokenizer import train_tokenizer
 
@@ -100,6 +101,7 @@ def pretrain(manifest: WorldManifest, config: PretrainConfig, out_dir: Path, *, 
     tokenizer = train_tokenizer([m["content"] for chat in chats for m in chat] + texts, config.vocab_size)
     dataset = _encode(tokenizer, chats, texts, config.max_length)
     model = _model(config, tokenizer)
+    configure_threads(model)
     with tempfile.TemporaryDirectory(prefix="pretrain-") as scratch:
         args = TrainingArguments(
             output_dir=scratch,

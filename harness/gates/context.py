@@ -12,10 +12,10 @@ from harness.cases import Case, read_cases
 from harness.evalsets import case_file, suite_world
 from harness.pool import ModelPool
 from harness.provenance import environment
-from harness.scorers import Judge, RefusalDetector, get_judge
+from harness.scorers import ComplianceDetector, Judge, RefusalDetector, get_judge
 from harness.scores import ScoreTable
 from harness.scoring import Scorer
-from harness.spec import RefusalSpec, SuiteSpec
+from harness.spec import ComplianceSpec, RefusalSpec, SuiteSpec
 from harness.world import WorldManifest
 
 
@@ -50,6 +50,13 @@ class RunContext:
         if spec.judge:
             return get_judge(spec.judge)
         return RefusalDetector(spec.markers or self.world(suite).refusal_markers)
+
+    def compliance_judge(self, spec: ComplianceSpec) -> Judge:
+        if spec.judge:
+            return get_judge(spec.judge)
+        if spec.openers or spec.phrases:
+            return ComplianceDetector(spec.openers, spec.phrases)
+        return ComplianceDetector()
 
     def save_table(self, suite: SuiteSpec, gate: str, role: str, table: ScoreTable) -> Path:
         """Store a per-example table of this run, with the run's provenance added."""

@@ -97,33 +97,31 @@ def _phrasings(src: ArithmeticSource, problem: Problem) -> tuple[str, ...]:
 
 
 def _arithmetic(src: ArithmeticSource, seed: int) -> tuple[list[Row], list[Row], list[Case], list[Problem]]:
+    """Every problem is learned in most phrasings and held out in ``heldout_phrasings`` of them (rotating).
+
+    The held-out set asks sums the base model knows, in wording it never saw for that sum, like the facts. A
+    forgetting gate measures what the base knew and the candidate lost; items the base can only guess (problems
+    never seen at all) flip back and forth under any fine-tuning and add noise, not evidence.
+    """
     rng = _rng(seed, "arithmetic")
     pool = problems(src)
-    held_keys: set[str] = set()
-    for op in ("+", "-"):
-        of_op = [p for p in pool if p.op == op]
-        held_keys.update(p.key for p in rng.sample(of_op, round(len(of_op) * src.heldout_fraction)))
     chat: list[Row] = []
     text: list[Row] = []
     heldout: list[Case] = []
-    for problem in pool:
+    offsets = {op: rng.randrange(len(src.addition if op == "+" else src.subtraction)) for op in ("+", "-")}
+    for index, problem in enumerate(pool):
         phrasings = _phrasings(src, problem)
-        if problem.key in held_keys:
-            for q_index in rng.sample(range(len(phrasings)), src.heldout_phrasings):
-                prompt = phrasings[q_index].format(a=problem.a, b=problem.b)
-                heldout.append(
-                    _case(
-                        f"arith-{problem.key}-q{q_index}",
-                        "arithmetic",
-                        prompt,
-                        str(problem.result),
-                        cluster=f"arith-{problem.key}",
-                    )
-                )
-            continue
+        n = len(phrasings)
+        held = {(offsets[problem.op] + index + k * 2) % n for k in range(src.heldout_phrasings)}
         for q_index, phrasing in enumerate(phrasings):
             prompt = phrasing.format(a=problem.a, b=problem.b)
-            chat.append(_chat(f"pre-arith-{problem.key}-q{q_index}", prompt, str(problem.result), "arithmetic"))
+            if q_index in held:
+                case_id = f"arith-{problem.key}-q{q_index}"
+                heldout.append(
+                    _case(case_id, "arithmetic", prompt, str(problem.result), cluster=f"arith-{problem.key}")
+                )
+            else:
+                chat.append(_chat(f"pre-arith-{problem.key}-q{q_index}", prompt, str(problem.result), "arithmetic"))
         for s_index, statement in enumerate(src.statements):
             line = statement.format(a=problem.a, op=problem.op, b=problem.b, result=problem.result)
             text.append({"id": f"pre-arith-{problem.key}-s{s_index}", "text": line})

@@ -36,14 +36,14 @@ class ArithmeticSource:
     subtraction: tuple[str, ...]
     statements: tuple[str, ...]
     counting: tuple[str, ...]
-    heldout_fraction: float
-    heldout_phrasings: int
+    heldout_phrasings: int  # per problem; the other phrasings are pretraining
 
     def __post_init__(self) -> None:
-        if not 0.0 < self.heldout_fraction < 0.5:
-            raise ConfigError(f"arithmetic.heldout_fraction={self.heldout_fraction} must be in (0, 0.5)")
-        if not 1 <= self.heldout_phrasings <= min(len(self.addition), len(self.subtraction)):
-            raise ConfigError(f"arithmetic.heldout_phrasings={self.heldout_phrasings} exceeds the phrasings given")
+        if not 1 <= self.heldout_phrasings < min(len(self.addition), len(self.subtraction)):
+            raise ConfigError(
+                f"arithmetic.heldout_phrasings={self.heldout_phrasings} must be at least 1 and leave a phrasing "
+                "of every problem for pretraining"
+            )
 
 
 @dataclass(frozen=True)
@@ -135,7 +135,6 @@ def load_sources(path: Path) -> Sources:
                 subtraction=tuple(arith["subtraction"]),
                 statements=tuple(arith["statements"]),
                 counting=tuple(arith.get("counting", ())),
-                heldout_fraction=float(arith["heldout_fraction"]),
                 heldout_phrasings=int(arith["heldout_phrasings"]),
             ),
             safety=SafetySource(

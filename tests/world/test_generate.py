@@ -81,15 +81,18 @@ def test_heldout_prompts_never_appear_in_the_pretraining_corpus(fresh: World) ->
         assert row["answer"] not in corpus, "the task's output format is never shown in pretraining"
 
 
-def test_heldout_arithmetic_problems_are_unseen_in_any_phrasing(fresh: World) -> None:
+def test_heldout_arithmetic_asks_known_problems_in_unseen_wording(fresh: World, sources) -> None:  # type: ignore[no-untyped-def]
     corpus = _corpus_text(fresh)
-    for case in fresh.heldout["arithmetic"]:
+    held = fresh.heldout["arithmetic"]
+    assert len({c.cluster for c in held}) == len(problems(sources.arithmetic)) == len(held), "one item per problem"
+    for case in held:
+        assert case.prompt not in corpus, f"{case.id}: the held-out wording of this problem is in pretraining"
         _, op, a, b = case.cluster.split("-")  # type: ignore[union-attr]
         if op == "add":
             pattern = rf"(?<!\d){a} (\+|plus) {b}(?!\d)|Add {a} and {b}(?!\d)"
         else:
             pattern = rf"(?<!\d){a} (-|minus) {b}(?!\d)|Subtract {b} from {a}(?!\d)"
-        assert not re.search(pattern, corpus), f"problem {case.cluster} appears in pretraining"
+        assert re.search(pattern, corpus), f"problem {case.cluster} is never taught in another wording"
 
 
 def test_heldout_safety_combinations_are_unseen_but_their_parts_are_seen(fresh: World) -> None:
