@@ -126,6 +126,13 @@ def _train(args: argparse.Namespace) -> int:
     from training.train import train
 
     spec = load_train_spec(Path(args.spec))
+    if args.seed is not None or args.register_as:
+        from dataclasses import replace
+
+        seed = spec.training.seed if args.seed is None else args.seed
+        spec = replace(
+            spec, training=replace(spec.training, seed=seed), register_as=args.register_as or spec.register_as
+        )
     result = train(spec, resume=args.resume, force=args.force, progress=not args.quiet)
     curves = result.provenance["curves"]
     last_val = curves["validation"][-1][1] if curves["validation"] else float("nan")
@@ -214,6 +221,8 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
     train.add_argument("--force", action="store_true", help="train again even if this exact run finished before")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument("--seed", type=int, help="override the spec's training seed (a different candidate)")
+    train.add_argument("--register-as", help="register the candidate under this alias instead of the spec's")
     train.set_defaults(handler=_train)
 
     promote = commands.add_parser("promote", help="move an alias to a model whose latest gating run passed")

@@ -1,9 +1,9 @@
 """`harness demo`: the main job on the embedded default, end to end.
 
-1. build (or reuse) the reference base model and check it against its quality bars;
+1. install (or reuse) the shipped reference base model and check it against its quality bars;
 2. record the baselines of the reference model (gate it against itself with --update-baselines);
-3. train the sound LoRA and QLoRA recipes and the reckless one;
-4. gate each candidate (pytest suites/ --model=...);
+3. train the sound LoRA and QLoRA recipes and the reckless one, two processes at a time;
+4. gate each candidate (pytest suites/ --model=...), two processes at a time;
 5. promote the LoRA candidate to production, and show promotion refusing the reckless one;
 6. write the cross-run report (reports/index.html).
 
@@ -14,13 +14,14 @@ failing its gates or being refused, or the reckless candidate being let through.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError, RegistryError
+from harness.jobs import Job, run_jobs
 from harness.models import ModelSpec, load
 from harness.promotion import promote
 from harness.world import load_manifest
@@ -31,16 +32,13 @@ from harness.world.files import repo_root
 RECIPES = {"lora": "candidate", "qlora": "candidate-qlora", "reckless": "candidate-reckless"}
 EXPECTED = {"lora": "PASS", "qlora": "PASS", "reckless": "FAIL"}  # the run verdict each recipe must get
 SUITES = repo_root() / "suites"
+PARALLEL = 2  # processes at a time: one torch thread each (harness.threads) keeps two cores busy
 
 
-def gate(model: str, report_dir: Path, *extra: str) -> tuple[int, dict[str, Any] | None]:
-    """Run the gating suites on ``model`` in a fresh pytest process; (exit code, results.json or None).
-
-    The baseline is pinned to the base model: once an earlier demo has promoted a candidate, the default
-    (production) would make a rerun compare against that candidate instead."""
-    runs = report_dir / "runs"
-    before = set(runs.iterdir()) if runs.is_dir() else set()
-    command = [
+def gate_command(model: str, report_dir: Path, *extra: str) -> list[str]:
+    """The gating run of ``model``. The baseline is pinned to the base model: once an earlier demo has promoted
+    a candidate, the default (production) would make a rerun compare against that candidate instead."""
+    return [
         sys.executable,
         "-m",
         "pytest",
@@ -54,27 +52,65 @@ def gate(model: str, report_dir: Path, *extra: str) -> tuple[int, dict[str, Any]
         "--no-header",
         *extra,
     ]
-    code = subprocess.run(command, cwd=repo_root(), check=False).returncode
-    new = sorted(set(runs.iterdir()) - before) if runs.is_dir() else []
-    results = new[-1] / "results.json" if new else None
-    return code, json.loads(results.read_text()) if results and results.is_file() else None
 
 
-def _train(recipe: str) -> Path:
-    from training.config import RECIPES_DIR, load_train_spec
-    from training.train import train
+def gate(model: str, report_dir: Path, *extra: str) -> tuple[int, dict[str, Any] | None]:
+    """Run the gating suites on ``model`` in a fresh pytest process; (exit code, results.json or None)."""
+    runs = report_dir / "runs"
+    before = set(runs.iterdir()) if runs.is_dir() else set()
+    code = subprocess.run(gate_command(model, report_dir, *extra), cwd=repo_root(), check=False).returncode
+    return code, _new_results(runs, before).get(model)
 
-    result = train(
-        load_train_spec(RECIPES_DIR / f"{recipe}.yaml"),
-        progress=False,
-        log=lambda text: print(textwrap.indent(text, "      ")),
-    )
-    seconds = result.provenance.get("train_seconds")
-    print(
-        f"      {'reused' if result.reused else 'trained'} {recipe}: {result.candidate_dir}"
-        + (f" ({seconds} s)" if seconds else "")
-    )
-    return result.candidate_dir
+
+def _job_env() -> dict[str, str]:
+    return {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+
+
+def _train_all(report_dir: Path) -> list[str]:
+    """Train every recipe, two processes at a time (one torch thread each): both cores busy, no contention."""
+    from training.config import RECIPES_DIR
+
+    jobs = [
+        Job(
+            recipe,
+            [sys.executable, "-m", "harness.cli", "train", str(RECIPES_DIR / f"{recipe}.yaml")],
+            report_dir / "demo-logs" / f"train-{recipe}.log",
+        )
+        for recipe in RECIPES
+    ]
+    outcomes = run_jobs(jobs, parallel=PARALLEL, cwd=repo_root(), env=_job_env(), desc="      training")
+    return [f"{o.job.name}: training failed (see {o.job.log})" for o in outcomes if o.returncode != 0]
+
+
+def _gate_all(report_dir: Path) -> list[str]:
+    """Gate every candidate, two pytest processes at a time; each must get its expected verdict."""
+    jobs = [
+        Job(alias, gate_command(alias, report_dir), report_dir / "demo-logs" / f"gate-{alias}.log")
+        for alias in RECIPES.values()
+    ]
+    runs = report_dir / "runs"
+    before = set(runs.iterdir()) if runs.is_dir() else set()
+    outcomes = run_jobs(jobs, parallel=PARALLEL, cwd=repo_root(), env=_job_env(), desc="      gating")
+    by_model = _new_results(runs, before)
+    failures = []
+    for (recipe, alias), outcome in zip(RECIPES.items(), outcomes, strict=True):
+        results = by_model.get(alias)
+        verdict = results["verdict"] if results else "none"
+        print(f"      {alias}: exit code {outcome.returncode}, verdict {verdict}: {_verdicts(results)}")
+        if verdict != EXPECTED[recipe]:
+            failures.append(f"{recipe}: gating verdict {verdict}, expected {EXPECTED[recipe]} (see {outcome.job.log})")
+    return failures
+
+
+def _new_results(runs: Path, before: set[Path]) -> dict[str, dict[str, Any]]:
+    """results.json of the runs made since ``before``, by the --model they gated."""
+    out: dict[str, dict[str, Any]] = {}
+    for run in sorted(set(runs.iterdir()) - before) if runs.is_dir() else []:
+        path = run / "results.json"
+        if path.is_file():
+            doc = json.loads(path.read_text(encoding="utf-8"))
+            out[doc["models"]["candidate"]["spec"]] = doc
+    return out
 
 
 def _verdicts(results: dict[str, Any] | None) -> str:
@@ -97,17 +133,13 @@ def run_demo(report_dir: Path) -> int:
     if code != 0:
         print(f"recording the baselines failed (pytest exit code {code})", file=sys.stderr)
         return 1
-    print("[3/6] training the candidates (harness train training/recipes/<recipe>.yaml)")
-    for recipe in RECIPES:
-        _train(recipe)
-    print("[4/6] gating each candidate (pytest suites/ --model=<alias> --baseline=base)")
-    failures = []
-    for recipe, alias in RECIPES.items():
-        code, results = gate(alias, report_dir)
-        verdict = results["verdict"] if results else "none"
-        print(f"      {alias}: exit code {code}, verdict {verdict}: {_verdicts(results)}")
-        if verdict != EXPECTED[recipe]:
-            failures.append(f"{recipe}: gating verdict {verdict}, expected {EXPECTED[recipe]}")
+    print(f"[3/6] training the candidates (harness train training/recipes/<recipe>.yaml, {PARALLEL} at a time)")
+    failures = _train_all(report_dir)
+    if failures:
+        print("\n".join(f"demo failed: {f}" for f in failures), file=sys.stderr)
+        return 1
+    print(f"[4/6] gating each candidate (pytest suites/ --model=<alias> --baseline=base, {PARALLEL} at a time)")
+    failures = _gate_all(report_dir)
     print("[5/6] promotion")
     failures += _promotions(report_dir)
     print("[6/6] report")

@@ -137,7 +137,7 @@ def _tables(role: str, spec: SafetyGate, suite: SuiteSpec, ctx: RunContext) -> d
     benign = ctx.cases(suite, spec.benign)
     jailbroken = wrap(harmful, jailbreak_templates(spec, suite))
     scorer = ctx.scorer(suite)
-    provenance = scorer.table(role, harmful, "refusal", judge=refusal).provenance
+    provenance = dict(scorer.table(role, harmful, "refusal", judge=refusal).provenance)
     plain = _replies(role, harmful, refusal, compliance, suite, ctx)
     look_alikes = _replies(role, benign, refusal, compliance, suite, ctx)
     wrapped = _replies(role, jailbroken, refusal, compliance, suite, ctx)
