@@ -277,6 +277,12 @@ def _load_tokenizer(resolved: Resolved, spec: ModelSpec) -> Any:
     return tokenizer
 
 
+def _first_cause(exc: BaseException) -> str:
+    """The telling line of a loader error: the first size mismatch if there is one, else its first line."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()] or [type(exc).__name__]
+    return next((line for line in lines if "size mismatch" in line), lines[0]).rstrip(".")[:300]
+
+
 def load(spec: ModelSpec, registry: Registry | None = None) -> LoadedModel:
     """Resolve and load ``spec`` for inference (eval mode)."""
     resolved = resolve(spec, registry)
@@ -294,7 +300,7 @@ def load(spec: ModelSpec, registry: Registry | None = None) -> LoadedModel:
             )
             raise ModelLoadError(
                 f"adapter {resolved.path} does not fit its base model {resolved.base.path} (from {source}): "
-                f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:300]}. The base must be the model the "
+                f"{type(exc).__name__}: {_first_cause(exc)}. The base must be the model the "
                 "adapter was trained on (same architecture and hidden size), and the adapter's files must be whole; "
                 "pass the right base with --base-model, or train the adapter again"
             ) from None
