@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from harness.paths import safe_component
 from harness.scores import ScoreTable
 
 
@@ -18,7 +19,7 @@ class BaselineStore:
     root: Path
 
     def path(self, gate: str) -> Path:
-        return self.root / f"{gate}.json"
+        return self.root / f"{safe_component(gate)}.json"
 
     def read(self, gate: str) -> ScoreTable | None:
         path = self.path(gate)
@@ -30,7 +31,7 @@ class BaselineStore:
         previous = None
         if path.is_file():
             stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-            previous = self.root / "history" / f"{gate}.{stamp}.json"
+            previous = self.root / "history" / f"{safe_component(gate)}.{stamp}.json"
             previous.parent.mkdir(parents=True, exist_ok=True)
             path.replace(previous)
         table.save(path)
@@ -38,4 +39,4 @@ class BaselineStore:
 
     def versions(self, gate: str) -> list[Path]:
         """Earlier versions of ``gate``'s baseline, oldest first."""
-        return sorted((self.root / "history").glob(f"{gate}.*.json"))
+        return sorted((self.root / "history").glob(f"{safe_component(gate)}.*.json"))

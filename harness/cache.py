@@ -17,6 +17,7 @@ from typing import Any
 from filelock import FileLock
 
 from harness.home import cache_dir
+from harness.paths import write_atomic
 
 
 def paths_hash(paths: list[Path]) -> str:
@@ -61,8 +62,6 @@ class ResultCache:
                 except json.JSONDecodeError:
                     path.unlink()  # a torn entry from a crashed writer: recompute it
             value = compute()
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(value), encoding="utf-8")
-            tmp.replace(path)
+            write_atomic(path, json.dumps(value))
             self.misses += 1
             return value

@@ -101,11 +101,18 @@ def case_from_dict(row: Any, *, where: str) -> Case:
 
 def jsonl_objects(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
     """(where, row) for each non-blank line of a JSONL file; ``where`` is "file.jsonl:12" for error messages."""
-    with path.open(encoding="utf-8") as handle:
-        for lineno, line in enumerate(handle, start=1):
+    with path.open("rb") as handle:  # decoded line by line, so an encoding error names its line
+        for lineno, raw in enumerate(handle, start=1):
+            where = f"{path}:{lineno}"
+            try:
+                line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
+            except UnicodeDecodeError as exc:
+                raise DataError(
+                    f"{where}: not UTF-8 text (byte {raw[exc.start : exc.start + 1]!r} at column {exc.start + 1}): "
+                    "save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)"
+                ) from None
             if not line.strip():
                 continue
-            where = f"{path}:{lineno}"
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as exc:

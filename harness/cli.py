@@ -112,12 +112,27 @@ def _registry_history(args: argparse.Namespace) -> int:
 
 def _registry_set(args: argparse.Namespace) -> int:
     from harness.models import ModelSpec, content_hash, resolve
-    from harness.registry import Registry
+    from harness.registry import Registry, check_alias
 
+    check_alias(args.alias)
     resolved = resolve(ModelSpec(args.path))
     digest = content_hash(resolved, load_in_4bit=False)
     Registry().set(args.alias, resolved.path, content_hash=digest, reason=args.reason)
     print(f"{args.alias} -> {resolved.path}")
+    return 0
+
+
+def _registry_repair(args: argparse.Namespace) -> int:
+    from harness.registry import Registry
+
+    registry = Registry()
+    aside, lines = registry.repair()
+    if aside is None:
+        print(f"{registry.history_path}: every line is readable; nothing to repair")
+        return 0
+    print(f"moved unreadable line(s) {', '.join(map(str, lines))} of {registry.history_path} to {aside}")
+    for alias, event in registry.aliases().items():
+        print(f"{alias:<12} {event.path}  hash={str(event.content_hash)[:12]}")
     return 0
 
 
@@ -177,10 +192,13 @@ def _merge(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from harness.dashboard import write_dashboard
+    from harness.dashboard import load_runs, write_dashboard
 
     print(write_dashboard(Path(args.report_dir), Path(args.out) if args.out else None))
-    return 0
+    unreadable = [run for run in load_runs(Path(args.report_dir).resolve()) if run.get("unreadable")]
+    for run in unreadable:
+        print(f"error: run {run['run_id']} is shown as ERROR: {run['unreadable']}", file=sys.stderr)
+    return 1 if unreadable else 0
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -266,6 +284,9 @@ def _parser() -> argparse.ArgumentParser:
     reg_set.add_argument("path")
     reg_set.add_argument("--reason", default="set by hand")
     reg_set.set_defaults(handler=_registry_set)
+    reg_cmds.add_parser(
+        "repair", help="move unreadable history lines to history.rejected.jsonl, then list the aliases"
+    ).set_defaults(handler=_registry_repair)
     return parser
 
 

@@ -16,21 +16,41 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader
 
+from harness.errors import ConfigError, DataError
+from harness.report import load_results
+
 Run = dict[str, Any]
 
 
 def load_runs(report_dir: Path) -> list[Run]:
+    """Every run, oldest first. A results.json that cannot be read stays in its place as an ERROR run
+    (``unreadable`` says why), attributed to its model through the run's run.json when that can be read,
+    so a damaged latest run is never hidden behind an older verdict of the same model."""
     runs = []
     for path in sorted((report_dir / "runs").glob("*/results.json")):
         try:
-            runs.append(json.loads(path.read_text(encoding="utf-8")))
-        except json.JSONDecodeError:
-            continue  # a run still being written
+            runs.append(load_results(path))
+        except DataError as exc:
+            runs.append(
+                {"run_id": path.parent.name, "verdict": "ERROR", "models": _run_models(path.parent), "gates": []}
+            )
+            runs[-1]["unreadable"] = str(exc)
     return runs
 
 
+def _run_models(run_dir: Path) -> dict[str, Any]:
+    """The models a run gated, from the run.json its processes write before any gate runs ({} if unreadable)."""
+    try:
+        models = json.loads((run_dir / "run.json").read_text(encoding="utf-8")).get("models")
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+        return {}
+    return models if isinstance(models, dict) else {}
+
+
 def model_label(run: Run) -> str:
-    candidate = run["models"].get("candidate", {})
+    candidate = run["models"].get("candidate")
+    if not isinstance(candidate, dict):
+        return f"unknown model (run {run['run_id']})"
     return f"{candidate.get('spec', '?')} ({str(candidate.get('content_hash', ''))[:8]})"
 
 
@@ -89,7 +109,14 @@ def plot_trends(series: dict[str, dict[str, list[Point]]], out_dir: Path) -> dic
 
 def write_dashboard(report_dir: Path, out: Path | None = None) -> Path:
     report_dir = report_dir.resolve()
+    if not report_dir.is_dir():
+        raise ConfigError(
+            f"report directory {report_dir} does not exist: pass the --report-dir the gating runs wrote to "
+            "(pytest's --report-dir, default reports/)"
+        )
     out = out or report_dir / "index.html"
+    if out.is_dir():
+        raise ConfigError(f"--out {out} is a directory: name the HTML file to write, e.g. {out / 'index.html'}")
     out.parent.mkdir(parents=True, exist_ok=True)
     runs = load_runs(report_dir)
     plots_dir = out.parent / "plots"

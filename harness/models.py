@@ -4,7 +4,9 @@
 
 Weights are read from safetensors only and ``trust_remote_code`` is off unless the spec asks for it. Every
 loaded model carries a content hash over its weights, adapter, config and tokenizer files (plus the 4-bit
-flag, since the same files quantised are a different model), used for cache keys and provenance.
+flag, since the same files quantised are a different model), used for cache keys and provenance. JSON files
+are hashed normalised (canonical JSON, set-valued lists sorted, paths and loader flags dropped), so the same
+weights saved on two machines or by two runs get the same hash.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+
+from safetensors import SafetensorError
 
 from harness.errors import ModelLoadError
 from harness.registry import RESERVED, Registry
@@ -36,6 +40,12 @@ HASHED_PATTERNS = (
     "merges.txt",
     "*.model",
 )
+# JSON files are hashed as canonical JSON: keys sorted, these keys dropped (where the files were saved or
+# loaded from, loader flags: not the model) and these lists sorted (sets, which peft writes in set order).
+MACHINE_KEYS = frozenset(
+    {"base_model_name_or_path", "name_or_path", "_name_or_path", "local_files_only", "cache_dir", "_commit_hash"}
+)
+SET_KEYS = frozenset({"target_modules", "modules_to_save", "exclude_modules"})
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
@@ -110,14 +120,37 @@ def _hub_snapshot(repo_id: str, revision: str | None) -> Path:
         raise ModelLoadError(f"hub model {repo_id!r} could not be fetched: {exc}") from None
 
 
+def read_json_file(path: Path, what: str) -> dict[str, Any]:
+    """A JSON object from ``path``; ModelLoadError names the file and the fix when it is not one."""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        why = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8 text"
+        raise ModelLoadError(f"{path} is not valid JSON ({why}): {what}") from None
+    if not isinstance(raw, dict):
+        raise ModelLoadError(f"{path} holds a JSON {type(raw).__name__}, not an object: {what}")
+    return raw
+
+
 def _resolve_path(path: Path, spec: ModelSpec, alias: str | None, registry: Registry) -> Resolved:
     if _is_adapter(path):
-        base_ref = spec.base or json.loads((path / "adapter_config.json").read_text()).get("base_model_name_or_path")
+        config = path / "adapter_config.json"
+        fix = "write it again with the adapter's save_pretrained, or restore it from the training run"
+        from_config = read_json_file(config, fix).get("base_model_name_or_path")
+        base_ref = spec.base or from_config
         if not base_ref:
             raise ModelLoadError(
                 f"adapter {path} names no base model in adapter_config.json: pass the base explicitly (--base-model)"
             )
-        base = resolve(ModelSpec(str(base_ref), revision=spec.revision), registry)
+        try:
+            base = resolve(ModelSpec(str(base_ref), revision=spec.revision), registry)
+        except ModelLoadError as exc:
+            if spec.base:
+                raise
+            raise ModelLoadError(
+                f"the base model of adapter {path}, {base_ref!r} (base_model_name_or_path in {config}), cannot be "
+                f"used: {exc}. Pass the base explicitly (--base-model), or fix base_model_name_or_path"
+            ) from None
         if base.kind == "adapter":
             raise ModelLoadError(f"the base of adapter {path} is itself an adapter ({base.path}): merge it first")
         return Resolved("adapter", path, alias, base)
@@ -168,8 +201,31 @@ def content_hash(resolved: Resolved, *, load_in_4bit: bool) -> str:
             )
         for file in files:
             digest.update(file.name.encode())
-            digest.update(_file_digest(file))
+            digest.update(_json_digest(file) if file.suffix == ".json" else _file_digest(file))
     return digest.hexdigest()
+
+
+def normalised_config(value: Any) -> Any:
+    """A JSON value without machine-specific keys, with set-valued lists sorted, recursively."""
+    if isinstance(value, dict):
+        return {
+            key: sorted(item, key=str) if key in SET_KEYS and isinstance(item, list) else normalised_config(item)
+            for key, item in value.items()
+            if key not in MACHINE_KEYS
+        }
+    if isinstance(value, list):
+        return [normalised_config(item) for item in value]
+    return value
+
+
+def _json_digest(path: Path) -> bytes:
+    """The digest of a JSON file's normalised content; a file that is not JSON is hashed as bytes."""
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return _file_digest(path)
+    canonical = json.dumps(normalised_config(value), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(b"json:" + canonical.encode("utf-8")).digest()
 
 
 def _file_digest(path: Path) -> bytes:
@@ -203,8 +259,11 @@ def _load_weights(path: Path, spec: ModelSpec) -> Any:
         kwargs["dtype"] = torch.float32
     try:
         return AutoModelForCausalLM.from_pretrained(str(path), **kwargs)
-    except (OSError, ValueError) as exc:
-        raise ModelLoadError(f"could not load model weights from {path}: {exc}") from None
+    except (OSError, ValueError, SafetensorError) as exc:
+        raise ModelLoadError(
+            f"could not load model weights from {path} ({type(exc).__name__}: {exc}): the files may be truncated "
+            "or from another model; save the model again with save_pretrained, or rebuild it"
+        ) from None
 
 
 def _load_tokenizer(resolved: Resolved, spec: ModelSpec) -> Any:
@@ -219,6 +278,12 @@ def _load_tokenizer(resolved: Resolved, spec: ModelSpec) -> Any:
     return tokenizer
 
 
+def _first_cause(exc: BaseException) -> str:
+    """The telling line of a loader error: the first size mismatch if there is one, else its first line."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()] or [type(exc).__name__]
+    return next((line for line in lines if "size mismatch" in line), lines[0]).rstrip(".")[:300]
+
+
 def load(spec: ModelSpec, registry: Registry | None = None) -> LoadedModel:
     """Resolve and load ``spec`` for inference (eval mode)."""
     resolved = resolve(spec, registry)
@@ -228,7 +293,18 @@ def load(spec: ModelSpec, registry: Registry | None = None) -> LoadedModel:
 
         assert resolved.base is not None
         base = _load_weights(resolved.base.path, spec)
-        model = PeftModel.from_pretrained(base, str(resolved.path), is_trainable=False)
+        try:
+            model = PeftModel.from_pretrained(base, str(resolved.path), is_trainable=False)
+        except (OSError, ValueError, RuntimeError, KeyError, SafetensorError) as exc:
+            source = (
+                "--base-model" if spec.base else f"base_model_name_or_path in {resolved.path / 'adapter_config.json'}"
+            )
+            raise ModelLoadError(
+                f"adapter {resolved.path} does not fit its base model {resolved.base.path} (from {source}): "
+                f"{type(exc).__name__}: {_first_cause(exc)}. The base must be the model the "
+                "adapter was trained on (same architecture and hidden size), and the adapter's files must be whole; "
+                "pass the right base with --base-model, or train the adapter again"
+            ) from None
     else:
         model = _load_weights(resolved.path, spec)
     model.eval()

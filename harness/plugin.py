@@ -84,8 +84,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             "gating suites need the model to gate: pass --model=SPEC (a registry alias such as candidate, a "
             "model or adapter directory, or a hub id), e.g. `pytest suites/ --model=candidate`"
         )
+    seen: dict[tuple[str, str], Any] = {}
     for item in gates:
         suite = item.case.suite
+        other = seen.setdefault((suite.name, item.case.name), item)
+        if other is not item:  # two suite files with one `suite:` name: their results would share a record
+            raise pytest.UsageError(
+                f"gate {item.case.name!r} of suite {suite.name!r} is declared twice ({other.path} and {item.path}): "
+                "give each suite file its own `suite:` name"
+            )
         state.suites[suite.name] = {
             "name": suite.name,
             "path": str(suite.path),

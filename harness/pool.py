@@ -5,13 +5,12 @@ on first use, so a run whose results are all cached loads no model at all.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from harness.errors import ConfigError
-from harness.models import LoadedModel, ModelSpec, Resolved, content_hash, load, resolve
+from harness.models import LoadedModel, ModelSpec, Resolved, content_hash, load, read_json_file, resolve
 from harness.registry import Registry
 
 ROLES = ("candidate", "baseline", "base")
@@ -66,7 +65,13 @@ class ModelPool:
 def candidate_provenance(path: Path) -> dict[str, Any] | None:
     """The training provenance written beside a candidate (candidate.json), if any."""
     file = path / PROVENANCE_FILE
-    return json.loads(file.read_text(encoding="utf-8")) if file.is_file() else None
+    if not file.is_file():
+        return None
+    return read_json_file(
+        file,
+        "it is the training provenance of this model: restore it, or delete it to gate the "
+        "model without provenance (--base-model then names the base)",
+    )
 
 
 def _role(role: str, spec: ModelSpec, registry: Registry, note: str | None = None) -> ModelRole:

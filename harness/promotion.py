@@ -6,15 +6,15 @@ another base than its own, or any verdict but PASS (INCONCLUSIVE only if allowed
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.errors import RegistryError
+from harness.errors import DataError, RegistryError
 from harness.gates import gate_cases
 from harness.pool import ModelRole, candidate_provenance, candidate_role
 from harness.registry import Event, Registry
+from harness.report import load_results
 from harness.spec import load_suite
 
 
@@ -37,13 +37,11 @@ def gating_runs(report_dir: Path, content_hash: str) -> list[dict[str, Any]]:
     runs = []
     for path in sorted((report_dir / "runs").glob("*/results.json")):
         try:
-            doc = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise RegistryError(
-                f"{path} is not valid JSON ({exc.msg}): it may be a run that was cut short; delete that run "
-                "directory and gate the model again"
-            ) from None
-        if doc.get("models", {}).get("candidate", {}).get("content_hash") == content_hash:
+            doc = load_results(path)
+        except DataError as exc:
+            raise RegistryError(str(exc)) from None
+        candidate = doc["models"].get("candidate")
+        if isinstance(candidate, dict) and candidate.get("content_hash") == content_hash:
             runs.append(doc)
     return runs
 

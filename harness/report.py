@@ -10,11 +10,36 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from harness.errors import DataError
 from harness.gates.result import GateResult
+from harness.paths import write_atomic
 from harness.session import GateSession
 
 SCHEMA = 1
 ICON = {"PASS": "✅ PASS", "FAIL": "❌ FAIL", "INCONCLUSIVE": "⚠️ INCONCLUSIVE", "ERROR": "🛑 ERROR"}
+
+
+def load_results(path: Path) -> dict[str, Any]:
+    """A run's results.json, checked to be one: DataError names the file and the fix otherwise."""
+    fix = "delete that run directory and gate the model again"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise DataError(f"{path} is not UTF-8 text, so it is not a results.json the harness wrote: {fix}") from None
+    except OSError as exc:
+        raise DataError(f"{path} cannot be read ({exc.strerror}): {fix}") from None
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{path} is not valid JSON ({exc.msg}): it may be a run that was cut short; {fix}") from None
+    shape = {"run_id": str, "models": dict, "gates": list}
+    wrong = [key for key, kind in shape.items() if not isinstance(doc, dict) or not isinstance(doc.get(key), kind)]
+    if not wrong and not all(isinstance(g, dict) and "name" in g and "verdict" in g for g in doc["gates"]):
+        wrong = ["gates (each needs a name and a verdict)"]
+    if wrong:
+        got = f"a JSON {type(doc).__name__}" + (f" without a valid {', '.join(wrong)}" if isinstance(doc, dict) else "")
+        raise DataError(f"{path} is not the results of a gating run (got {got}): {fix}")
+    return doc
 
 
 def results_document(session: GateSession, run_info: dict[str, Any], argv: Sequence[str]) -> dict[str, Any]:
@@ -102,17 +127,9 @@ def summary_markdown(doc: dict[str, Any]) -> str:
 
 def write_reports(run_dir: Path, doc: dict[str, Any]) -> tuple[Path, Path]:
     run_dir.mkdir(parents=True, exist_ok=True)
-    results = _write_atomic(run_dir / "results.json", json.dumps(doc, indent=2) + "\n")
-    summary = _write_atomic(run_dir / "summary.md", summary_markdown(doc))
+    results = write_atomic(run_dir / "results.json", json.dumps(doc, indent=2) + "\n")
+    summary = write_atomic(run_dir / "summary.md", summary_markdown(doc))
     return results, summary
-
-
-def _write_atomic(path: Path, text: str) -> Path:
-    """Readers (promotion, the report) see the old file or the whole new one, never half of it."""
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(text, encoding="utf-8")
-    partial.replace(path)
-    return path
 
 
 def terminal_lines(results: Sequence[GateResult], verdict: str) -> list[str]:

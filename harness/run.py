@@ -7,6 +7,7 @@ greedy unless the settings ask for sampling (then it is seeded).
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -32,7 +33,7 @@ class DecodingSettings:
             raise ConfigError(f"max_new_tokens={self.max_new_tokens} must be at least 1")
         if self.batch_size < 1:
             raise ConfigError(f"batch_size={self.batch_size} must be at least 1")
-        if self.temperature < 0 or not 0 < self.top_p <= 1:
+        if not (math.isfinite(self.temperature) and self.temperature >= 0) or not 0 < self.top_p <= 1:
             raise ConfigError(f"temperature={self.temperature} must be >= 0 and top_p={self.top_p} in (0, 1]")
 
     def to_dict(self) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from harness.errors import HarnessError
+from harness.paths import write_atomic
 
 
 @dataclass
@@ -86,8 +87,7 @@ class RunState:
         """models / suites / environment of the run, read by the controller for results.json."""
         ctx = self._context
         info = {"models": ctx.pool.describe(), "suites": list(self.suites.values()), "environment": ctx.env}
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        (self.run_dir / "run.json").write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")
+        write_atomic(self.run_dir / "run.json", json.dumps(info, indent=1) + "\n")
 
     def read_run_info(self) -> dict[str, Any]:
         path = self.run_dir / "run.json"

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import DataError
+from harness.paths import write_atomic
 
 
 @dataclass(frozen=True)
@@ -89,10 +90,7 @@ class ScoreTable:
             raise DataError(f"{where} is malformed ({exc}): delete it and record it again") from None
 
     def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=1) + "\n", encoding="utf-8")
-        tmp.replace(path)  # atomic: a reader never sees half a table
+        write_atomic(path, json.dumps(self.to_dict(), indent=1) + "\n")  # a reader never sees half a table
 
     @classmethod
     def load(cls, path: Path) -> ScoreTable:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.gates.result import GateResult, worst
+from harness.paths import safe_component, write_atomic
 from harness.stats import adjust_pvalues
 
 LABELS = {"holm": "Holm", "bh": "Benjamini-Hochberg"}
@@ -26,15 +27,13 @@ def new_run_id() -> str:
 
 
 def result_path(run_dir: Path, suite: str, gate: str) -> Path:
-    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in f"{suite}.{gate}")
-    return run_dir / "gates" / f"{safe}.json"
+    """``gates/<suite>/<gate>.json``: one file per (suite, gate), whatever characters the names hold."""
+    return run_dir / "gates" / safe_component(suite) / f"{safe_component(gate)}.json"
 
 
 def write_result(run_dir: Path, result: GateResult, usage: dict[str, Any]) -> Path:
-    path = result_path(run_dir, result.suite, result.gate)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"result": result.to_dict(), "usage": usage}, indent=1) + "\n", encoding="utf-8")
-    return path
+    document = {"result": result.to_dict(), "usage": usage}
+    return write_atomic(result_path(run_dir, result.suite, result.gate), json.dumps(document, indent=1) + "\n")
 
 
 @dataclass
@@ -62,7 +61,11 @@ class GateSession:
             path = result_path(self.run_dir, suite, gate)
             if path.is_file():
                 raw = json.loads(path.read_text(encoding="utf-8"))
-                results.append(GateResult.from_dict(raw["result"]))
+                result = GateResult.from_dict(raw["result"])
+                if nodeid in self.crashes and result.verdict == "PASS":
+                    # pytest failed this item: the record must not say PASS whatever the file says
+                    result = replace(result, error=f"the test item failed: {self.crashes[nodeid]}")
+                results.append(result)
                 for role, counts in raw["usage"].items():
                     totals = self.usage.setdefault(role, {"computed": 0, "reused": 0})
                     for key in totals:

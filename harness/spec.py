@@ -9,6 +9,8 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import math
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -21,6 +23,7 @@ Decision = Literal["non_inferiority", "superiority", "equivalence"]
 TextMetric = Literal["exact_match", "rouge_l"]
 ABMetric = Literal["exact_match", "rouge_l", "loglikelihood"]
 KINDS = ("baseline", "forgetting", "retention", "safety", "ab", "finetune")
+SUITE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")  # one path component under runs/<id>/, never ".."
 
 
 def _fraction(name: str, value: float, *, open_low: bool = False) -> None:
@@ -55,6 +58,8 @@ class ForgettingGate:
 
     def __post_init__(self) -> None:
         _fraction("margin", self.margin)
+        if self.show < 0:
+            raise ConfigError(f"show={self.show} must be 0 or more (flipped examples listed on failure)")
 
 
 @dataclass(frozen=True)
@@ -71,7 +76,11 @@ class RetentionGate:
     def __post_init__(self) -> None:
         if not self.tasks:
             raise ConfigError("tasks is empty: name at least one lm-eval task")
+        if len(set(self.tasks)) != len(self.tasks):
+            raise ConfigError(f"tasks {list(self.tasks)} names a task twice: list each task once")
         _fraction("min_ratio", self.min_ratio, open_low=True)
+        if self.limit is not None and self.limit < 1:
+            raise ConfigError(f"limit={self.limit} must be at least 1 (items per task), or left out for all")
 
 
 @dataclass(frozen=True)
@@ -144,8 +153,8 @@ class ABGate:
         missing = [m for m in self.metrics if m not in self.margins]
         if missing:
             raise ConfigError(f"margins has no entry for {missing}: give a margin per metric")
-        if any(v < 0 for v in self.margins.values()):
-            raise ConfigError(f"margins {self.margins} must not be negative")
+        if any(not (math.isfinite(v) and v >= 0) for v in self.margins.values()):
+            raise ConfigError(f"margins {self.margins} must be finite and not negative")
 
 
 @dataclass(frozen=True)
@@ -196,6 +205,17 @@ class SuiteSpec:
     multiplicity: Literal["holm", "bh", "none"] = "holm"
     baselines: str = "baselines"  # stored baselines, relative to the suite file
     description: str = ""
+
+    def __post_init__(self) -> None:
+        if not SUITE_NAME.fullmatch(self.name):
+            raise ConfigError(
+                f"suite name {self.name!r} is not allowed: it names files under the run directory, so use letters, "
+                "digits, '_', '-' or '.', starting with a letter or digit (at most 100); set `suite:` to such a name"
+            )
+        if not (math.isfinite(self.alpha) and 0 < self.alpha < 0.5):
+            raise ConfigError(
+                f"alpha={self.alpha} must be in (0, 0.5): it is the one-sided significance level (0.05 is usual)"
+            )
 
     @property
     def root(self) -> Path:

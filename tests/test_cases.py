@@ -55,3 +55,21 @@ def test_duplicate_ids_and_bad_json_and_empty_files(tmp_path: Path) -> None:
         read_cases(tmp_path / "empty.jsonl")
     with pytest.raises(DataError, match="does not exist"):
         read_cases(tmp_path / "missing.jsonl")
+
+
+def test_a_file_that_is_not_utf8_names_the_line_and_the_fix(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.jsonl"
+    good = json.dumps({"id": "a", "category": "fact", "messages": [{"role": "user", "content": "q"}], "answer": "x"})
+    bad = json.dumps(
+        {"id": "b", "category": "fact", "messages": [{"role": "user", "content": "Peru?"}], "answer": "Lima"}
+    )
+    path.write_bytes((good + "\n" + bad.replace("Lima", "L\u00edma") + "\n").encode("latin-1"))
+    with pytest.raises(DataError, match=r"latin1.jsonl:2: not UTF-8 text .*save the file as UTF-8"):
+        read_cases(path)
+
+
+def test_a_byte_order_mark_is_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "bom.jsonl"
+    row = {"id": "a", "category": "fact", "messages": [{"role": "user", "content": "q"}], "answer": "x"}
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(row).encode() + b"\n")
+    assert [c.id for c in read_cases(path)] == ["a"]

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from harness.cli import main
 from harness.dashboard import latest_by_model, load_runs, trends, write_dashboard
 
@@ -70,5 +72,57 @@ def test_the_page_shows_verdicts_plots_and_escaped_outputs(tmp_path: Path) -> No
 
 
 def test_an_empty_report_dir_still_writes_a_page(tmp_path: Path) -> None:
+    (tmp_path / "reports").mkdir()
     page = write_dashboard(tmp_path / "reports")
     assert page.is_file() and "<html" in page.read_text().lower()
+
+
+def test_a_report_dir_that_does_not_exist_or_an_out_that_is_a_directory_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["report", "--report-dir", str(tmp_path / "nowhere")]) == 2
+    assert f"report directory {tmp_path / 'nowhere'} does not exist" in capsys.readouterr().err
+    assert not (tmp_path / "nowhere").exists()
+    reports = _reports(tmp_path)
+    assert main(["report", "--report-dir", str(reports), "--out", str(tmp_path)]) == 2
+    assert f"--out {tmp_path} is a directory: name the HTML file" in capsys.readouterr().err
+
+
+def _torn_latest(reports: Path, content: bytes, *, run_json: bool = True) -> Path:
+    run_dir = reports / "runs" / "20260104T000000.000000Z-dddddd"
+    run_dir.mkdir(parents=True)
+    if run_json:  # written before any gate runs: names the models even when results.json is torn
+        models = {"candidate": {"spec": "good", "content_hash": "good" * 8}}
+        (run_dir / "run.json").write_text(json.dumps({"models": models}))
+    (run_dir / "results.json").write_bytes(content)
+    return run_dir
+
+
+@pytest.mark.parametrize(
+    "content, why",
+    [
+        (b'{"run_id": "20260104', "is not valid JSON"),
+        (b"{}", "is not the results of a gating run"),
+        (b"[]", "is not the results of a gating run"),
+        (b"\xff\xfe{}", "is not UTF-8 text"),
+    ],
+)
+def test_an_unreadable_latest_run_shows_as_error_for_its_model_not_an_older_pass(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes, why: str
+) -> None:
+    reports = _reports(tmp_path)
+    _torn_latest(reports, content)
+    latest = latest_by_model(load_runs(reports))
+    assert latest["good (goodgood)"]["verdict"] == "ERROR" and why in latest["good (goodgood)"]["unreadable"]
+    assert main(["report", "--report-dir", str(reports)]) == 1
+    assert f"run 20260104T000000.000000Z-dddddd is shown as ERROR: {reports}" in capsys.readouterr().err
+    html = (reports / "index.html").read_text()
+    assert "1 run(s) could not be read" in html and why in html
+
+
+def test_an_unreadable_run_without_run_json_is_listed_under_an_unknown_model(tmp_path: Path) -> None:
+    reports = _reports(tmp_path)
+    _torn_latest(reports, b"{", run_json=False)
+    latest = latest_by_model(load_runs(reports))
+    assert latest["unknown model (run 20260104T000000.000000Z-dddddd)"]["verdict"] == "ERROR"
+    assert main(["report", "--report-dir", str(reports)]) == 1

@@ -152,3 +152,90 @@ def test_content_hash_covers_weights_and_tokenizer(tmp_path: Path, tiny_model_di
     config = (copy / "tokenizer_config.json").read_text()
     (copy / "tokenizer_config.json").write_text(config.replace('"left"', '"right"'))
     assert content_hash(resolve(spec), load_in_4bit=False) != before
+
+
+def _copy(src: Path, dst: Path) -> Path:
+    shutil.copytree(src, dst)
+    return dst
+
+
+def _set_json(path: Path, **changes: object) -> None:
+    import json
+
+    raw = json.loads(path.read_text())
+    raw.update(changes)
+    path.write_text(json.dumps(raw, indent=2))
+
+
+def test_a_truncated_safetensors_file_names_the_directory_and_the_fix(tmp_path: Path, tiny_model_dir: Path) -> None:
+    broken = _copy(tiny_model_dir, tmp_path / "broken")
+    weights = broken / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    with pytest.raises(
+        ModelLoadError, match=rf"could not load model weights from {broken} .*truncated.*save_pretrained"
+    ):
+        load(ModelSpec(str(broken)))
+
+
+def test_an_adapter_whose_configured_base_is_missing_says_where_the_base_came_from(
+    tmp_path: Path, tiny_adapter_dir: Path
+) -> None:
+    adapter = _copy(tiny_adapter_dir, tmp_path / "adapter")
+    _set_json(adapter / "adapter_config.json", base_model_name_or_path=str(tmp_path / "gone"))
+    with pytest.raises(ModelLoadError, match=r"base_model_name_or_path in .*adapter_config.json.*--base-model"):
+        resolve(ModelSpec(str(adapter)))
+
+
+def test_an_adapter_on_a_base_of_another_hidden_size_is_named(
+    tmp_path: Path, tiny_model_dir: Path, tiny_adapter_dir: Path
+) -> None:
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    config = AutoConfig.from_pretrained(tiny_model_dir)
+    config.hidden_size, config.intermediate_size = 32, 64
+    other = tmp_path / "narrow"
+    AutoModelForCausalLM.from_config(config).save_pretrained(other, safe_serialization=True)
+    for file in tiny_model_dir.glob("tokenizer*"):
+        shutil.copy(file, other / file.name)
+    adapter = _copy(tiny_adapter_dir, tmp_path / "adapter")
+    _set_json(adapter / "adapter_config.json", base_model_name_or_path=str(other))
+    with pytest.raises(
+        ModelLoadError, match=rf"adapter {adapter} does not fit its base model {other} \(from base_model"
+    ):
+        load(ModelSpec(str(adapter)))
+
+
+def test_an_adapter_config_that_is_not_json_is_named(tmp_path: Path, tiny_adapter_dir: Path) -> None:
+    adapter = _copy(tiny_adapter_dir, tmp_path / "adapter")
+    (adapter / "adapter_config.json").write_text('{"r": 4,')
+    with pytest.raises(ModelLoadError, match=r"adapter_config.json is not valid JSON .*save_pretrained"):
+        resolve(ModelSpec(str(adapter)))
+
+
+def test_identical_adapter_weights_get_one_hash_whatever_the_config_order_and_paths(
+    tmp_path: Path, tiny_model_dir: Path, tiny_adapter_dir: Path
+) -> None:
+    import json
+
+    base_copy = _copy(tiny_model_dir, tmp_path / "elsewhere" / "base")
+    one = _copy(tiny_adapter_dir, tmp_path / "one")
+    two = _copy(tiny_adapter_dir, tmp_path / "two")
+    _set_json(one / "adapter_config.json", target_modules=["q_proj", "v_proj"])
+    _set_json(two / "adapter_config.json", target_modules=["v_proj", "q_proj"], base_model_name_or_path=str(base_copy))
+    for adapter, flag in ((one, True), (two, False)):
+        (adapter / "tokenizer_config.json").write_text(
+            json.dumps({**json.loads((tiny_model_dir / "tokenizer_config.json").read_text()), "local_files_only": flag})
+        )
+
+    def digest(path: Path) -> str:
+        return content_hash(resolve(ModelSpec(str(path))), load_in_4bit=False)
+
+    assert digest(one) == digest(two)
+    rank = _copy(one, tmp_path / "rank")
+    _set_json(rank / "adapter_config.json", r=8)
+    assert digest(rank) != digest(one)
+    weight = _copy(one, tmp_path / "weight")
+    data = bytearray((weight / "adapter_model.safetensors").read_bytes())
+    data[-1] ^= 1
+    (weight / "adapter_model.safetensors").write_bytes(bytes(data))
+    assert digest(weight) != digest(one)

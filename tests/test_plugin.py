@@ -187,3 +187,69 @@ def test_same_verdicts_under_xdist(pytester: pytest.Pytester, suite_dir: Path, t
     doc = _results(suite_dir)
     assert {g["name"]: g["verdict"] for g in doc["gates"]} == verdicts
     assert len(doc["gates"]) == 4
+
+
+COLLIDING = """
+suite: clash
+world: {world}
+decoding: {{max_new_tokens: 4, batch_size: 8}}
+gates:
+  g x:
+    kind: baseline
+    cases: facts.jsonl
+  g_x:
+    kind: ab
+    cases: facts.jsonl
+    metrics: [exact_match]
+    margins: {{exact_match: 0.5}}
+"""
+
+
+def test_gates_whose_names_sanitise_alike_never_record_a_false_pass(  # type: ignore[no-untyped-def]
+    pytester: pytest.Pytester, suite_dir: Path, tiny_model_dir: Path, world
+) -> None:
+    (suite_dir / "test_mini.yaml").unlink()
+    (suite_dir / "test_clash.yaml").write_text(COLLIDING.format(world=world.root))
+    from harness.registry import Registry
+
+    Registry().set("base", tiny_model_dir, content_hash=None, reason="test")
+    result = pytester.runpytest_inprocess(f"--model={tiny_model_dir}")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED  # "g x" has no stored baseline yet: it fails
+    doc = _results(suite_dir)
+    assert {g["name"]: g["verdict"] for g in doc["gates"]} == {"g x": "FAIL", "g_x": "PASS"}
+    assert doc["verdict"] == "FAIL" and doc["passed"] is False
+    result.stdout.fnmatch_lines(["run verdict: FAIL"])
+    assert len(list((suite_dir / "reports" / "runs" / doc["run_id"] / "gates").rglob("*.json"))) == 2
+
+
+def test_a_suite_name_that_leaves_the_run_directory_is_refused(
+    pytester: pytest.Pytester, suite_dir: Path, tiny_model_dir: Path
+) -> None:
+    text = (suite_dir / "test_mini.yaml").read_text().replace("suite: mini", "suite: ../../../escaped")
+    (suite_dir / "test_mini.yaml").write_text(text)
+    result = pytester.runpytest_inprocess(f"--model={tiny_model_dir}")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(["*test_mini.yaml: suite name '../../../escaped' is not allowed*set `suite:`*"])
+    assert not list(suite_dir.parent.rglob("escaped"))
+
+
+def test_out_of_range_suite_values_fail_at_collection(
+    pytester: pytest.Pytester, suite_dir: Path, tiny_model_dir: Path
+) -> None:
+    text = (suite_dir / "test_mini.yaml").read_text().replace("suite: mini", "suite: mini\nalpha: 0")
+    (suite_dir / "test_mini.yaml").write_text(text)
+    result = pytester.runpytest_inprocess(f"--model={tiny_model_dir}")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(["*test_mini.yaml: alpha=0.0 must be in (0, 0.5)*"])
+    assert not (suite_dir / "reports" / "runs").exists()  # refused before any model ran
+
+
+def test_two_suite_files_with_one_suite_name_are_refused(
+    pytester: pytest.Pytester, suite_dir: Path, tiny_model_dir: Path
+) -> None:
+    (suite_dir / "test_again.yaml").write_text((suite_dir / "test_mini.yaml").read_text())
+    result = pytester.runpytest_inprocess(f"--model={tiny_model_dir}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["*gate * of suite 'mini' is declared twice*give each suite file its own `suite:` name"]
+    )

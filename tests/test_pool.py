@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from harness.pool import build_pool
 from harness.registry import Registry
 
@@ -49,3 +51,15 @@ def test_each_model_is_loaded_once_and_shared_by_roles_with_the_same_content(tin
     first = pool.load("candidate")
     assert pool.load("baseline") is first and pool.load("base") is first
     assert pool.loads == 1
+
+
+def test_a_candidate_json_that_is_not_json_is_named(tmp_path: Path, tiny_model_dir: Path) -> None:
+    import shutil
+
+    from harness.errors import ModelLoadError
+
+    candidate = tmp_path / "cand"
+    shutil.copytree(tiny_model_dir, candidate)
+    (candidate / "candidate.json").write_text('{"base_model": ')
+    with pytest.raises(ModelLoadError, match=r"cand/candidate.json is not valid JSON .*training provenance"):
+        build_pool(str(candidate), baseline=str(tiny_model_dir))

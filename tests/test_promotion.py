@@ -162,3 +162,25 @@ def test_the_refusal_names_the_items_that_got_worse(setup: tuple[Path, Path, str
     assert check_promotion("candidate", reports, suites_dir=suite.parent).problems == (
         "gate f (s): FAIL (4 item(s) worse, e.g. fact-peru-q1, fact-peru-q2, fact-chile-q0)",
     )
+
+
+@pytest.mark.parametrize(
+    "content, why",
+    [
+        (b"{}", "is not the results of a gating run"),
+        (b"[]", r"is not the results of a gating run \(got a JSON list\)"),
+        (b"\xff{}", "is not UTF-8 text"),
+    ],
+)
+def test_a_results_json_that_is_not_a_run_stops_promotion(
+    setup: tuple[Path, Path, str], content: bytes, why: str
+) -> None:
+    reports, suite, model_hash = setup
+    _run(reports, suite, model_hash, {"f": "PASS", "a": "PASS"}, "20260101T000000.000000Z-aaaaaa")
+    odd = reports / "runs" / "20260102T000000.000000Z-bbbbbb" / "results.json"
+    odd.parent.mkdir()
+    odd.write_bytes(content)
+    with pytest.raises(
+        RegistryError, match=rf"20260102T000000.000000Z-bbbbbb/results.json {why}.*gate the model again"
+    ):
+        promote("candidate", "production", reports, suites_dir=suite.parent)

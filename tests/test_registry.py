@@ -66,3 +66,79 @@ def test_concurrent_writers_lose_nothing(tmp_path: Path) -> None:
     assert len(history) == 60
     assert sorted(e.seq for e in history) == list(range(1, 61)), "sequence numbers are unique and gapless"
     assert {e.alias: e.path for e in history} == {f"w{w}": f"/m/{w}/14" for w in range(4)}
+
+
+@pytest.mark.parametrize("alias", ["nl\n", "nl\r", "a b", "tab\t", "", "x" * 65])
+def test_aliases_with_control_characters_or_spaces_are_refused(tmp_path: Path, alias: str) -> None:
+    reg = Registry(tmp_path)
+    with pytest.raises(RegistryError, match=r"is not valid: use 1 to 64 lowercase letters"):
+        reg.set(alias, "/x", content_hash=None, reason="")
+    assert reg.history() == []
+
+
+def _torn(tmp_path: Path, line: str) -> Registry:
+    reg = Registry(tmp_path)
+    reg.set("base", "/m/a", content_hash="a", reason="built")
+    reg.set("production", "/m/a", content_hash="a", reason="promoted")
+    with reg.history_path.open("a") as handle:
+        handle.write(line)
+    return reg
+
+
+@pytest.mark.parametrize(
+    "line, why",
+    [
+        ('{"seq": 3, "time": "2026', "not valid JSON"),
+        ('{"seq": 3}\n', r"missing keys \['action', 'alias'"),
+        ("[1, 2]\n", "expected a JSON object, got list"),
+        (
+            '{"seq": 3, "time": "t", "user": "u", "action": "drop", "alias": "base", "path": "/p", '
+            '"content_hash": null, "reason": "", "previous": null}\n',
+            "action 'drop' is not valid",
+        ),
+    ],
+)
+def test_an_unreadable_history_line_stops_every_command_naming_it_and_the_repair(
+    tmp_path: Path, line: str, why: str
+) -> None:
+    reg = _torn(tmp_path, line)
+    for command in (reg.aliases, lambda: reg.get("base"), reg.history):
+        with pytest.raises(RegistryError, match=rf"history.jsonl:3 cannot be read \({why}.*harness registry repair"):
+            command()
+    with pytest.raises(RegistryError, match=r"history.jsonl:3 cannot be read"):
+        reg.set("candidate", "/m/c", content_hash="c", reason="trained")
+
+
+def test_repair_moves_unreadable_lines_aside_and_later_writes_stay_whole(tmp_path: Path) -> None:
+    reg = _torn(tmp_path, '{"seq": 3, "time": "2026')  # a crash mid-append: no newline
+    aside, lines = reg.repair()
+    assert lines == [3] and aside is not None and aside.read_text() == '{"seq": 3, "time": "2026\n'
+    assert set(reg.aliases()) == {"base", "production"}
+    reg.set("candidate", "/m/c", content_hash="c", reason="trained")
+    assert reg.require("candidate").path == "/m/c"
+    assert reg.repair() == (None, [])
+
+
+def test_an_event_appended_after_a_torn_line_keeps_its_own_line(tmp_path: Path) -> None:
+    reg = _torn(tmp_path, '{"seq": 3, "time": "2026')  # a writer crashed mid-line
+    event = Registry(tmp_path / "elsewhere").set("candidate", "/m/c", content_hash="c", reason="trained")
+    reg._append(event)  # the next writer's append must not be glued onto the torn line
+    assert reg.repair()[1] == [3]
+    assert reg.require("candidate").path == "/m/c"
+
+
+def test_cli_refuses_a_newline_alias_and_repairs_the_history(capsys: pytest.CaptureFixture[str]) -> None:
+    from harness.cli import main
+
+    assert main(["registry", "set", "nl\n", "/nowhere"]) == 2
+    assert "alias 'nl\\n' is not valid" in capsys.readouterr().err
+    reg = Registry()
+    reg.set("base", "/m/a", content_hash="a", reason="built")
+    with reg.history_path.open("a") as handle:
+        handle.write("{torn\n")
+    assert main(["registry", "list"]) == 2
+    assert "history.jsonl:2 cannot be read" in capsys.readouterr().err
+    assert main(["registry", "repair"]) == 0
+    out = capsys.readouterr().out
+    assert "moved unreadable line(s) 2" in out and "base" in out
+    assert main(["registry", "list"]) == 0

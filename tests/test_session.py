@@ -79,3 +79,26 @@ def test_multiplicity_none_leaves_p_values_alone(tmp_path: Path) -> None:
     session = _session(tmp_path, [GateResult("a", "s", "ab", "m", (_check("a1", 0.04),))] * 1, "none")
     (result,) = session.finalize()
     assert result.checks[0].p_adjusted is None and result.verdict == "PASS"
+
+
+def test_gates_whose_names_sanitise_alike_keep_separate_results(tmp_path: Path) -> None:
+    from harness.session import result_path
+
+    assert result_path(tmp_path, "s", "g x") != result_path(tmp_path, "s", "g_x")
+    assert result_path(tmp_path, "a.b", "c") != result_path(tmp_path, "a", "b.c")
+    session = GateSession("run", tmp_path)
+    write_result(tmp_path, GateResult("g x", "s", "ab", "exact_match", checks=(_check("g x", 0.9, "FAIL"),)), {})
+    write_result(tmp_path, GateResult("g_x", "s", "ab", "exact_match", checks=(_check("g_x", 0.01),)), {})
+    session.expect("test_s.yaml::g x", "s", "g x")
+    session.expect("test_s.yaml::g_x", "s", "g_x")
+    assert [r.verdict for r in session.finalize()] == ["FAIL", "PASS"]
+    assert session.verdict == "FAIL" and session.failed()
+
+
+def test_a_pass_on_file_for_an_item_pytest_failed_is_an_error(tmp_path: Path) -> None:
+    write_result(tmp_path, GateResult("g", "s", "ab", "exact_match", checks=(_check("g", 0.01),)), {})
+    session = GateSession("run", tmp_path)
+    session.expect("test_s.yaml::g", "s", "g")
+    session.crashed("test_s.yaml::g", "AssertionError: boom")
+    assert [r.verdict for r in session.finalize()] == ["ERROR"]
+    assert session.failed() and "AssertionError: boom" in str(session.results[0].error)

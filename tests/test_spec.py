@@ -46,6 +46,16 @@ def test_a_valid_suite_loads_into_typed_specs(tmp_path: Path) -> None:
         (("margins: {rouge_l: 0.1}", "margins: {exact_match: 0.1}"), r"margins has no entry for \['rouge_l'\]"),
         (("suite: s", "suit: s"), r"unknown key 'suit'; did you mean 'suite'\?"),
         (("kind: safety", "kind: safty"), r"unknown kind 'safty'; did you mean 'safety'\?"),
+        (("suite: s", "suite: s\nalpha: 0"), r"alpha=0.0 must be in \(0, 0.5\)"),
+        (("suite: s", "suite: s\nalpha: 0.7"), r"alpha=0.7 must be in \(0, 0.5\)"),
+        (("suite: s", "suite: s\nalpha: .nan"), r"alpha=nan must be in \(0, 0.5\)"),
+        (("suite: s", "suite: ../../../escaped"), r"suite name '../../../escaped' is not allowed.*set `suite:`"),
+        (("suite: s", "suite: 'a/b'"), r"suite name 'a/b' is not allowed"),
+        (("margin: 0.05", "margin: 0.05, show: -1"), r"show=-1 must be 0 or more"),
+        (("min_ratio: 0.9", "min_ratio: 0.9, limit: 0"), r"limit=0 must be at least 1"),
+        (("[world_capitals_mc]", "[world_capitals_mc, world_capitals_mc]"), r"names a task twice"),
+        (("margins: {rouge_l: 0.1}", "margins: {rouge_l: .inf}"), r"must be finite and not negative"),
+        (("suite: s", "suite: s\ndecoding: {temperature: .nan}"), r"temperature=nan must be >= 0"),
     ],
 )
 def test_mistakes_are_named(tmp_path: Path, change: tuple[str, str], message: str) -> None:

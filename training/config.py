@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -27,8 +28,8 @@ REPLAY_CATEGORIES = ("fact", "arithmetic", "harmful", "benign")  # the reference
 
 
 def _positive(name: str, value: float) -> None:
-    if not value > 0:
-        raise ConfigError(f"{name}={value} must be positive")
+    if not (value > 0 and math.isfinite(value)):
+        raise ConfigError(f"{name}={value} must be positive and finite")
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,9 @@ class OptimSpec:
             _positive(f"training.{name}", getattr(self, name))
         if self.max_steps is not None:
             _positive("training.max_steps", self.max_steps)
+        for name in ("warmup", "weight_decay", "max_grad_norm", "explosion_factor"):
+            if not math.isfinite(getattr(self, name)):
+                raise ConfigError(f"training.{name}={getattr(self, name)} must be a finite number")
         if self.warmup < 0:
             raise ConfigError(f"training.warmup={self.warmup} must be >= 0 (a fraction below 1, or steps)")
         if self.explosion_factor <= 1:

@@ -20,7 +20,8 @@ from typing import Any
 from harness.errors import ConfigError, HarnessError
 from harness.evalsets import evaluation_sets
 from harness.home import harness_home
-from harness.models import ModelSpec, Resolved, content_hash, resolve
+from harness.models import SET_KEYS, ModelSpec, Resolved, content_hash, resolve
+from harness.paths import write_atomic
 from harness.pool import PROVENANCE_FILE
 from harness.provenance import TRAINING_PACKAGES, environment, package_versions
 from harness.registry import Registry
@@ -210,6 +211,14 @@ def _check_not_in_use(out: Path, spec: TrainSpec, registry: Registry) -> None:
         )
 
 
+def _sort_adapter_sets(config: Path) -> None:
+    """peft writes target_modules in set order; sorted, two identical runs write identical files."""
+    if config.is_file():
+        raw = json.loads(config.read_text(encoding="utf-8"))
+        raw.update({k: sorted(v) for k, v in raw.items() if k in SET_KEYS and isinstance(v, list)})
+        write_atomic(config, json.dumps(raw, indent=2, sort_keys=True) + "\n")
+
+
 def train(
     spec: TrainSpec,
     *,
@@ -246,9 +255,10 @@ def train(
         )
         seconds = round(time.perf_counter() - started, 1)
         model.save_pretrained(str(out), safe_serialization=True)
+        _sort_adapter_sets(out / "adapter_config.json")
         tokenizer.save_pretrained(str(out))
         provenance = {**_provenance(spec, base, data, monitor, preflight_info), "train_seconds": seconds}
-        (out / PROVENANCE_FILE).write_text(json.dumps(provenance, indent=2) + "\n", encoding="utf-8")
+        write_atomic(out / PROVENANCE_FILE, json.dumps(provenance, indent=2) + "\n")
     provenance = json.loads((out / PROVENANCE_FILE).read_text(encoding="utf-8"))
     candidate = resolve(ModelSpec(str(out)), registry)
     digest = content_hash(candidate, load_in_4bit=bool(provenance["load_in_4bit"]))

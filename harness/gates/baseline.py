@@ -11,6 +11,7 @@ from harness.baseline import BaselineStore
 from harness.gates.context import RunContext
 from harness.gates.paired import compare_tables, examples
 from harness.gates.result import GateResult
+from harness.paths import safe_component
 from harness.spec import BaselineGate, SuiteSpec
 
 FIX = "rerun with --update-baselines to record the baseline from the current --baseline model"
@@ -19,7 +20,7 @@ FIX = "rerun with --update-baselines to record the baseline from the current --b
 def evaluate(name: str, spec: BaselineGate, suite: SuiteSpec, ctx: RunContext) -> GateResult:
     cases = ctx.cases(suite, spec.cases)
     scorer = ctx.scorer(suite)
-    store = BaselineStore(suite.resolve(suite.baselines) / suite.name)
+    store = BaselineStore(suite.resolve(suite.baselines) / safe_component(suite.name))
     reference_model = ctx.pool.role("baseline")
     stored = store.read(name)
     notes: list[str] = []

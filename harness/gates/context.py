@@ -10,6 +10,7 @@ from typing import Any
 from harness.cache import ResultCache
 from harness.cases import Case, read_cases
 from harness.evalsets import case_file, suite_world
+from harness.paths import safe_component
 from harness.pool import ModelPool
 from harness.provenance import environment
 from harness.scorers import ComplianceDetector, Judge, RefusalDetector, get_judge
@@ -60,7 +61,9 @@ class RunContext:
 
     def save_table(self, suite: SuiteSpec, gate: str, role: str, table: ScoreTable) -> Path:
         """Store a per-example table of this run, with the run's provenance added."""
-        path = self.run_dir / "scores" / suite.name / _safe(gate) / f"{role}.json"
+        path = (
+            self.run_dir / "scores" / safe_component(suite.name) / safe_component(gate) / f"{safe_component(role)}.json"
+        )
         provenance = {
             **table.provenance,
             "suite": suite.name,
@@ -70,7 +73,3 @@ class RunContext:
         }
         ScoreTable(table.metric, table.rows, provenance).save(path)
         return path
-
-
-def _safe(name: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)

@@ -51,6 +51,8 @@ def _spec(tmp_path: Path, text: str) -> Path:
         ("data: {train: t.jsonl, replay_weights: {facts: 1}}\n", r"replay_weights: facts=1.0: categories are fact"),
         ("data: {train: t.jsonl, near_duplicate_threshold: 90}\n", r"near_duplicate_threshold=90.0 must be in \(0, 1"),
         ("data: {train: t.jsonl}\ntraining: {warmup: -1}\n", r"training.warmup=-1.0 must be >= 0"),
+        ("data: {train: t.jsonl}\ntraining: {epochs: .inf}\n", r"training.epochs=inf must be positive and finite"),
+        ("data: {train: t.jsonl}\ntraining: {max_grad_norm: .inf}\n", r"training.max_grad_norm=inf must be a finite"),
         ("data: {train: t.jsonl}\nname: ../escape\n", r"name='../escape': use letters"),
         ("data: {train: t.jsonl}\nregister_as: Prod\n", r"register_as: alias 'Prod' is not valid"),
         ("data: {train: world:tarin}\n", None),
