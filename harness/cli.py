@@ -39,16 +39,12 @@ def _world_generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _pretrain_config(args: argparse.Namespace) -> object:
-    from training.pretrain import PretrainConfig
-
-    return PretrainConfig(steps=args.steps) if args.steps else PretrainConfig()
-
-
 def _world_build(args: argparse.Namespace) -> int:
     from harness.world.build import build_reference_model
+    from training import api
 
-    result = build_reference_model(config=_pretrain_config(args), progress=not args.quiet)  # type: ignore[arg-type]
+    config = api.PretrainConfig(steps=args.steps) if args.steps else api.PretrainConfig()
+    result = build_reference_model(config=config, progress=not args.quiet)
     record = result.record
     print(
         f"{'reused' if result.reused else 'built'} reference model: {record['parameters']:,} parameters, "
@@ -114,11 +110,10 @@ def _registry_set(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from training.config import load_train_spec
-    from training.train import train
+    from training import api
 
-    spec = load_train_spec(Path(args.spec))
-    result = train(spec, resume=args.resume, force=args.force, progress=not args.quiet)
+    spec = api.load_train_spec(Path(args.spec))
+    result = api.train(spec, resume=args.resume, force=args.force, progress=not args.quiet)
     curves = result.provenance["curves"]
     last_val = curves["validation"][-1][1] if curves["validation"] else float("nan")
     print(
@@ -155,9 +150,9 @@ def _rollback(args: argparse.Namespace) -> int:
 
 
 def _merge(args: argparse.Namespace) -> int:
-    from training.merge import merge
+    from training import api
 
-    print(merge(args.model, Path(args.out)))
+    print(api.merge(args.model, Path(args.out)))
     return 0
 
 

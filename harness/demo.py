@@ -61,11 +61,10 @@ def gate(model: str, report_dir: Path, *extra: str) -> tuple[int, dict[str, Any]
 
 
 def _train(recipe: str) -> Path:
-    from training.config import RECIPES_DIR, load_train_spec
-    from training.train import train
+    from training import api
 
-    result = train(
-        load_train_spec(RECIPES_DIR / f"{recipe}.yaml"),
+    result = api.train(
+        api.load_train_spec(api.RECIPES_DIR / f"{recipe}.yaml"),
         progress=False,
         log=lambda text: print(textwrap.indent(text, "      ")),
     )

@@ -15,6 +15,19 @@ from typing import Any
 
 from harness.errors import ConfigError
 
+
+@dataclass(frozen=True)
+class RefusalSpec:
+    """How a refusal is recognised: marker strings (default: the world's), or a registered judge."""
+
+    markers: tuple[str, ...] = ()
+    judge: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.markers and self.judge:
+            raise ConfigError("give refusal markers or a judge, not both")
+
+
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'"})
 _TRAILING = string.punctuation.replace("%", "").replace(")", "").replace("]", "")
 

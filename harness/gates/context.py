@@ -12,10 +12,10 @@ from harness.cases import Case, read_cases
 from harness.evalsets import case_file, suite_world
 from harness.pool import ModelPool
 from harness.provenance import environment
-from harness.scorers import Judge, RefusalDetector, get_judge
+from harness.scorers import Judge, RefusalDetector, RefusalSpec, get_judge
 from harness.scores import ScoreTable
 from harness.scoring import Scorer
-from harness.spec import RefusalSpec, SuiteSpec
+from harness.spec import SuiteSpec
 from harness.world import WorldManifest
 
 

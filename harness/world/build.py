@@ -14,13 +14,16 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from filelock import FileLock
 
 from harness.home import models_dir
 from harness.registry import Registry
 from harness.world.files import MANIFEST, WorldManifest, default_world_dir, load_manifest
-from training.pretrain import PretrainConfig, pretrain
+
+if TYPE_CHECKING:
+    from training.api import PretrainConfig
 
 BUILD_VERSION = 1  # bump when the build code changes what a given world + config produces
 BUILD_RECORD = "build.json"
@@ -56,8 +59,10 @@ def build_reference_model(
     registry: Registry | None = None,
     progress: bool = True,
 ) -> BuildResult:
+    from training import api
+
     manifest = load_manifest(world_dir or default_world_dir())
-    config = config or PretrainConfig()
+    config = config or api.PretrainConfig()
     key = build_key(manifest, config)
     final = models_dir() / f"base-{key[:12]}"
     registry = registry or Registry()
@@ -68,7 +73,7 @@ def build_reference_model(
             shutil.rmtree(partial, ignore_errors=True)
             partial.mkdir(parents=True)
             started = time.perf_counter()
-            stats = pretrain(manifest, config, partial, progress=progress)
+            stats = api.pretrain(manifest, config, partial, progress=progress)
             _copy_world(manifest, partial / "world")
             record = {
                 "build_key": key,

@@ -8,9 +8,9 @@ import pytest
 
 from harness.cases import Case, Message
 from harness.errors import ConfigError
-from harness.gates.safety import jailbreak_templates, worst_case, wrap
+from harness.gates.safety import SafetyGate, jailbreak_templates, worst_case, wrap
 from harness.scores import table
-from harness.spec import SafetyGate, load_suite
+from harness.spec import load_suite
 
 
 def _harmful() -> list[Case]:
