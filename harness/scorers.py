@@ -8,7 +8,7 @@ it: any callable ``(prompt, output) -> bool`` registered with :func:`register_ju
 from __future__ import annotations
 
 import string
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -87,7 +87,3 @@ def get_judge(name: str) -> Judge:
             "harness.scorers.register_judge(name, fn) in a conftest.py or plugin before the run"
         )
     return _JUDGES[name]
-
-
-def refusal_scores(prompts: Sequence[str], outputs: Sequence[str], judge: Judge) -> list[float]:
-    return [float(judge(p, o)) for p, o in zip(prompts, outputs, strict=True)]

@@ -175,3 +175,26 @@ def test_a_kind_from_a_conftest_is_collected_marked_and_evaluated(
 
     deselected = pytester.runpytest_inprocess(f"--model={tiny_model_dir}", "-m", "not toy")
     assert deselected.ret == pytest.ExitCode.NO_TESTS_COLLECTED
+
+
+def test_the_readme_example_kind_works(pytester: pytest.Pytester, tiny_model_dir: Path, world) -> None:  # type: ignore[no-untyped-def]
+    from harness.cases import Case, Message, write_cases
+    from harness.registry import Registry
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    example = readme.split("### Adding a gate kind", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    Registry().set("base", tiny_model_dir, content_hash=None, reason="test")
+    pytester.makeconftest(example)
+    cases = [Case(f"q{i}", "fact", (Message("user", f"q {i}?"),), "a") for i in range(3)]
+    write_cases(pytester.path / "q.jsonl", cases)
+    (pytester.path / "test_len.yaml").write_text(
+        f"world: {world.root}\ndecoding: {{max_new_tokens: 4}}\ngates:\n"
+        "  short:\n    kind: length\n    cases: q.jsonl\n    max_words: 4\n"
+        "  lost:\n    kind: length\n    cases: missing.jsonl\n"
+    )
+    try:
+        result = pytester.runpytest_inprocess(f"--model={tiny_model_dir}", "-m", "length")
+    finally:
+        registry.unregister("length")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*short*PASS*length*", "*lost*ERROR*length*"])
