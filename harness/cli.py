@@ -39,17 +39,13 @@ def _world_generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _pretrain_config(args: argparse.Namespace) -> object:
-    from training.pretrain import PretrainConfig
-
-    return PretrainConfig(steps=args.steps) if args.steps else PretrainConfig()
-
-
 def _world_build(args: argparse.Namespace) -> int:
     from harness.world.build import build_reference_model
+    from training import api
 
+    config = api.PretrainConfig(steps=args.steps) if args.steps else api.PretrainConfig()
     result = build_reference_model(
-        config=_pretrain_config(args),  # type: ignore[arg-type]
+        config=config,
         progress=not args.quiet,
         from_scratch=args.from_scratch or args.ship,
     )
@@ -137,10 +133,9 @@ def _registry_repair(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from training.config import load_train_spec
-    from training.train import train
+    from training import api
 
-    spec = load_train_spec(Path(args.spec))
+    spec = api.load_train_spec(Path(args.spec))
     if args.seed is not None or args.register_as:
         from dataclasses import replace
 
@@ -148,7 +143,7 @@ def _train(args: argparse.Namespace) -> int:
         spec = replace(
             spec, training=replace(spec.training, seed=seed), register_as=args.register_as or spec.register_as
         )
-    result = train(spec, resume=args.resume, force=args.force, progress=not args.quiet)
+    result = api.train(spec, resume=args.resume, force=args.force, progress=not args.quiet)
     curves = result.provenance["curves"]
     last_val = curves["validation"][-1][1] if curves["validation"] else float("nan")
     print(
@@ -185,9 +180,9 @@ def _rollback(args: argparse.Namespace) -> int:
 
 
 def _merge(args: argparse.Namespace) -> int:
-    from training.merge import merge
+    from training import api
 
-    print(merge(args.model, Path(args.out)))
+    print(api.merge(args.model, Path(args.out)))
     return 0
 
 

@@ -68,12 +68,12 @@ def _job_env() -> dict[str, str]:
 
 def _train_all(report_dir: Path) -> list[str]:
     """Train every recipe, two processes at a time (one torch thread each): both cores busy, no contention."""
-    from training.config import RECIPES_DIR
+    from training import api
 
     jobs = [
         Job(
             recipe,
-            [sys.executable, "-m", "harness.cli", "train", str(RECIPES_DIR / f"{recipe}.yaml")],
+            [sys.executable, "-m", "harness.cli", "train", str(api.RECIPES_DIR / f"{recipe}.yaml")],
             report_dir / "demo-logs" / f"train-{recipe}.log",
         )
         for recipe in RECIPES

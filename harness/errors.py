@@ -21,7 +21,3 @@ class ModelLoadError(HarnessError):
 
 class RegistryError(HarnessError):
     """The model registry refused an operation (unknown alias, promotion not allowed, ...)."""
-
-
-class GateError(HarnessError):
-    """A gate could not be evaluated; the gate fails closed."""

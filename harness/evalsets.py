@@ -11,7 +11,8 @@ from pathlib import Path
 
 from harness.cases import Case, read_cases
 from harness.errors import ConfigError
-from harness.spec import ABGate, BaselineGate, ForgettingGate, SafetyGate, SuiteSpec, load_suite
+from harness.gates.registry import get
+from harness.spec import SuiteSpec, load_suite
 from harness.world import WorldManifest, default_world_dir, load_manifest
 
 
@@ -32,13 +33,8 @@ def case_file(suite: SuiteSpec, ref: str, world: WorldManifest) -> Path:
 
 
 def case_refs(suite: SuiteSpec) -> list[str]:
-    refs: list[str] = []
-    for spec in suite.gates.values():
-        if isinstance(spec, BaselineGate | ForgettingGate | ABGate):
-            refs.append(spec.cases)
-        elif isinstance(spec, SafetyGate):
-            refs += [spec.harmful, spec.benign]
-    return refs
+    """The case sets the suite's gates evaluate on, as each gate's kind declares them."""
+    return [ref for spec in suite.gates.values() for ref in get(spec.kind).cases(spec)]
 
 
 def suite_paths(locations: Iterable[Path]) -> list[Path]:

@@ -10,9 +10,12 @@ import pytest
 from harness.errors import ConfigError, HarnessError
 from harness.gates import GateCase, evaluate, gate_cases
 from harness.gates.result import GateResult
+from harness.plugin import declare_markers
+from harness.pool import MODEL_ROLES
 from harness.runstate import RUN_KEY
 from harness.session import write_result
 from harness.spec import load_suite
+from harness.verdict import fails_run
 
 
 class GateFailed(Exception):
@@ -29,6 +32,7 @@ class SuiteFile(pytest.File):
             suite = load_suite(self.path)
         except ConfigError as exc:
             raise self.CollectError(str(exc)) from None
+        declare_markers(self.config)  # a kind registered after configure gets its marker too
         for case in gate_cases(suite):
             yield GateItem.from_parent(self, name=case.name, case=case)
 
@@ -44,7 +48,7 @@ class GateItem(pytest.Item):
     def runtest(self) -> None:
         state = self.config.stash[RUN_KEY]
         ctx = state.context()
-        before = {role: (ctx.computed[role], ctx.reused[role]) for role in ("candidate", "baseline", "base")}
+        before = {role: (ctx.computed[role], ctx.reused[role]) for role in MODEL_ROLES}
         result = evaluate(self.case, ctx)
         usage = {
             role: {"computed": ctx.computed[role] - c, "reused": ctx.reused[role] - r}
@@ -57,7 +61,7 @@ class GateItem(pytest.Item):
             ("estimate", None if primary is None else primary.estimate),
             ("p_value", None if primary is None else primary.p_value),
         ]
-        if result.verdict in ("FAIL", "ERROR") or (result.verdict == "INCONCLUSIVE" and state.inconclusive_fails):
+        if fails_run(result.verdict, state.inconclusive_fails):
             raise GateFailed(result)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:

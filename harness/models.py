@@ -87,16 +87,19 @@ class LoadedModel:
         return self.spec.ref
 
     def describe(self) -> dict[str, Any]:
-        """Provenance of this model for reports and caches."""
-        return {
-            "spec": self.spec.ref,
-            "kind": self.resolved.kind,
-            "path": str(self.resolved.path),
-            "alias": self.resolved.alias,
-            "base_path": str(self.resolved.base.path) if self.resolved.base else None,
-            "load_in_4bit": self.spec.load_in_4bit,
-            "content_hash": self.content_hash,
-        }
+        return describe(self.spec, self.resolved, self.content_hash)
+
+
+def describe(spec: ModelSpec, resolved: Resolved, digest: str) -> dict[str, Any]:
+    """Provenance of a model for reports, score tables and caches (loaded or only resolved)."""
+    return {
+        "spec": spec.ref,
+        "kind": resolved.kind,
+        "path": str(resolved.path),
+        "base_path": str(resolved.base.path) if resolved.base else None,
+        "load_in_4bit": spec.load_in_4bit,
+        "content_hash": digest,
+    }
 
 
 def _is_adapter(path: Path) -> bool:

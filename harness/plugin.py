@@ -14,14 +14,7 @@ import pytest
 
 from harness.runstate import RUN_KEY, Options, RunState
 
-GATE_KINDS = {
-    "baseline": "candidate vs the stored per-example baseline of --baseline",
-    "forgetting": "general-capability items, candidate vs --base-model",
-    "retention": "lm-eval benchmark retention, candidate vs --base-model",
-    "safety": "refusal of harmful and jailbroken requests, answers to benign look-alikes",
-    "ab": "A/B significance, candidate vs --baseline",
-    "finetune": "a short real fine-tuning run of a recipe: loss falls, no NaN, no overfitting",
-}
+_MARKED = pytest.StashKey[set[str]]()  # gate kinds whose marker this config has declared
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -43,8 +36,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "gate: a gating suite item")
-    for kind, what in GATE_KINDS.items():
-        config.addinivalue_line("markers", f"{kind}: {what}")
+    declare_markers(config)
     worker = getattr(config, "workerinput", None)
     if worker is not None and "harness_run_id" in worker:
         run_id, controller = str(worker["harness_run_id"]), False
@@ -55,6 +47,18 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[RUN_KEY] = RunState(Options.from_config(config), run_id, controller)
     if controller:
         config.pluginmanager.register(GateReporter(config), "harness-gate-reporter")
+
+
+def declare_markers(config: pytest.Config) -> None:
+    """One marker per registered gate kind (``pytest -m safety``), from the registry; kinds registered after
+    configure (by a conftest deeper in the tree) are declared when their suites are collected."""
+    from harness.gates.registry import kinds
+
+    marked = config.stash.setdefault(_MARKED, set())
+    for kind in kinds():
+        if kind.name not in marked:
+            config.addinivalue_line("markers", f"{kind.name}: {kind.marker}")
+            marked.add(kind.name)
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -156,9 +160,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 def _multiplicity(state: RunState) -> str:
-    """The suites' multiplicity method; if suites disagree, the strictest (holm, then bh, then none)."""
-    methods = {suite.get("multiplicity", "holm") for suite in state.read_run_info().get("suites", [])}
-    return next((m for m in ("holm", "bh", "none") if m in methods), "holm")
+    """The suites' multiplicity method; if suites disagree, the strictest."""
+    from harness.verdict import strictest
+
+    return strictest(suite.get("multiplicity", "holm") for suite in state.read_run_info().get("suites", []))
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:

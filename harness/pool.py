@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import ConfigError
-from harness.models import LoadedModel, ModelSpec, Resolved, content_hash, load, read_json_file, resolve
+from harness.models import LoadedModel, ModelSpec, Resolved, content_hash, describe, load, read_json_file, resolve
 from harness.registry import Registry
 
-ROLES = ("candidate", "baseline", "base")
+MODEL_ROLES = ("candidate", "baseline", "base")
 PROVENANCE_FILE = "candidate.json"
 
 
@@ -26,16 +26,7 @@ class ModelRole:
     note: str | None = None  # how a default was chosen, shown in the report
 
     def describe(self) -> dict[str, Any]:
-        return {
-            "role": self.role,
-            "spec": self.spec.ref,
-            "kind": self.resolved.kind,
-            "path": str(self.resolved.path),
-            "base_path": str(self.resolved.base.path) if self.resolved.base else None,
-            "load_in_4bit": self.spec.load_in_4bit,
-            "content_hash": self.content_hash,
-            "note": self.note,
-        }
+        return {"role": self.role, **describe(self.spec, self.resolved, self.content_hash), "note": self.note}
 
 
 @dataclass
@@ -47,7 +38,7 @@ class ModelPool:
 
     def role(self, name: str) -> ModelRole:
         if name not in self.roles:
-            raise ConfigError(f"unknown model role {name!r}: use one of {', '.join(ROLES)}")
+            raise ConfigError(f"unknown model role {name!r}: use one of {', '.join(MODEL_ROLES)}")
         return self.roles[name]
 
     def load(self, name: str) -> LoadedModel:

@@ -16,6 +16,7 @@ from harness.pool import ModelRole, candidate_provenance, candidate_role
 from harness.registry import Event, Registry
 from harness.report import load_results
 from harness.spec import load_suite
+from harness.verdict import promotable
 
 
 @dataclass(frozen=True)
@@ -131,8 +132,7 @@ def check_promotion(
         f"gate {name} ({suite}) did not run: the run selected only some gates; gate without -k/-m"
         for suite, name in sorted(declared - verdicts.keys())
     ]
-    accepted = {"PASS", "INCONCLUSIVE"} if allow_inconclusive else {"PASS"}
-    problems += [_gate_problem(gate) for gate in gates.values() if gate["verdict"] not in accepted]
+    problems += [_gate_problem(gate) for gate in gates.values() if not promotable(gate["verdict"], allow_inconclusive)]
     return PromotionCheck(model, role.resolved.path, role.content_hash, latest["run_id"], tuple(problems))
 
 

@@ -14,6 +14,7 @@ from harness.errors import DataError
 from harness.gates.result import GateResult
 from harness.paths import write_atomic
 from harness.session import GateSession
+from harness.verdict import family, passed
 
 SCHEMA = 1
 ICON = {"PASS": "✅ PASS", "FAIL": "❌ FAIL", "INCONCLUSIVE": "⚠️ INCONCLUSIVE", "ERROR": "🛑 ERROR"}
@@ -47,20 +48,17 @@ def results_document(session: GateSession, run_info: dict[str, Any], argv: Seque
     for role, usage in session.usage.items():
         if role in models:
             models[role] = {**models[role], "cases_computed": usage["computed"], "cases_from_cache": usage["reused"]}
-    family = sum(
-        1 for r in session.results if not r.error and not r.failure and any(c.p_value is not None for c in r.checks)
-    )
     return {
         "schema": SCHEMA,
         "run_id": session.run_id,
         "started": session.started,
         "finished": datetime.now(UTC).isoformat(timespec="seconds"),
         "verdict": session.verdict,
-        "passed": session.verdict == "PASS",
+        "passed": passed(session.verdict),
         "command": list(argv),
         "models": models,
         "suites": run_info.get("suites", []),
-        "multiplicity": {"method": session.multiplicity, "family_size": family},
+        "multiplicity": {"method": session.multiplicity, "family_size": len(family(session.results))},
         "environment": run_info.get("environment", {}),
         "gates": [r.to_dict() for r in session.results],
     }

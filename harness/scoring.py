@@ -11,7 +11,7 @@ import json
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from harness.cache import ResultCache, cache_key
 from harness.cases import Case
@@ -22,6 +22,7 @@ from harness.scorers import Judge, exact_match, rouge_l
 from harness.scores import ScoreTable, table
 
 METRICS = ("exact_match", "rouge_l", "loglikelihood", "refusal")
+TextMetric = Literal["exact_match", "rouge_l"]  # the metrics of generated text against the expected answer
 
 
 def cases_hash(cases: Sequence[Case]) -> str:

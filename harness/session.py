@@ -14,11 +14,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from harness.gates.result import GateResult, worst
+from harness import verdict as rules
+from harness.gates.result import GateResult
 from harness.paths import safe_component, write_atomic
-from harness.stats import adjust_pvalues
-
-LABELS = {"holm": "Holm", "bh": "Benjamini-Hochberg"}
 
 
 def new_run_id() -> str:
@@ -73,43 +71,12 @@ class GateSession:
             else:
                 why = self.crashes.get(nodeid, "the gate did not run to completion")
                 results.append(GateResult(gate, suite, "unknown", "", error=why))
-        self.results = self._adjust(results)
+        self.results = rules.adjust(results, self.multiplicity)
         return self.results
-
-    def _adjust(self, results: list[GateResult]) -> list[GateResult]:
-        """Holm (or BH) across the gates of the run, one p-value per gate.
-
-        A gate passes only if every one of its checks passes (an intersection-union test), so the gate's
-        p-value is the largest of its checks' p-values; each check is then judged on the gate's adjusted p.
-        """
-        if self.multiplicity == "none":
-            return results
-        tested = [i for i, r in enumerate(results) if not r.error and not r.failure]
-        gated = [i for i in tested if any(c.p_value is not None for c in results[i].checks)]
-        if not gated:
-            return results
-        gate_p = [max(c.p_value for c in results[i].checks if c.p_value is not None) for i in gated]
-        adjusted = adjust_pvalues(gate_p, self.multiplicity)  # type: ignore[arg-type]
-        out = list(results)
-        for i, p_gate, p_adj in zip(gated, gate_p, adjusted, strict=True):
-            # Scale each check's p by its gate's adjustment factor, so the gate's own p maps to p_adj exactly.
-            factor = float(p_adj) / p_gate if p_gate > 0 else 1.0
-            checks = tuple(
-                c
-                if c.p_value is None
-                else c.adjusted(min(1.0, max(c.p_value * factor, c.p_value)), LABELS[self.multiplicity], len(gated))
-                for c in results[i].checks
-            )
-            out[i] = replace(results[i], checks=checks)
-        return out
 
     @property
     def verdict(self) -> str:
-        """The run's verdict: ERROR counts as FAIL; no gates at all is not a PASS."""
-        if not self.results:
-            return "ERROR"
-        overall = worst([r.verdict for r in self.results])
-        return "FAIL" if overall == "ERROR" else overall
+        return rules.run_verdict([r.verdict for r in self.results])
 
     def failed(self) -> bool:
-        return self.verdict in ("FAIL", "ERROR") or (self.inconclusive_fails and self.verdict == "INCONCLUSIVE")
+        return rules.fails_run(self.verdict, self.inconclusive_fails)

@@ -33,6 +33,13 @@ def read_yaml(path: Path) -> Mapping[str, Any]:
     return raw
 
 
+def check_fraction(name: str, value: float, *, open_low: bool = False) -> None:
+    """A spec value that must lie in [0, 1) (or (0, 1) with ``open_low``)."""
+    low_ok = value > 0 if open_low else value >= 0
+    if not (low_ok and value < 1):
+        raise ConfigError(f"{name}={value} must be in {'(0' if open_low else '[0'}, 1)")
+
+
 def unknown_key_error(where: str, key: str, allowed: list[str]) -> ConfigError:
     close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
     hint = f"did you mean {close[0]!r}? " if close else ""

@@ -7,7 +7,11 @@ from pathlib import Path
 import pytest
 
 from harness.errors import ConfigError
-from harness.spec import ABGate, ForgettingGate, RetentionGate, SafetyGate, load_suite
+from harness.gates.ab import ABGate
+from harness.gates.forgetting import ForgettingGate
+from harness.gates.retention import RetentionGate
+from harness.gates.safety import SafetyGate
+from harness.spec import load_suite
 
 GOOD = """
 suite: s

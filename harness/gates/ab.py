@@ -3,13 +3,42 @@
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass, field
+from typing import Literal
+
+from harness.errors import ConfigError
 from harness.gates.context import RunContext
 from harness.gates.paired import compare_tables, examples
+from harness.gates.registry import GateCase, GateKind, register
 from harness.gates.result import Check, Example, GateResult
-from harness.spec import ABGate, SuiteSpec
+from harness.stats.decision import Decision
+
+ABMetric = Literal["exact_match", "rouge_l", "loglikelihood"]
 
 
-def evaluate(name: str, spec: ABGate, suite: SuiteSpec, ctx: RunContext) -> GateResult:
+@dataclass(frozen=True)
+class ABGate:
+    """Candidate vs the --baseline model on the same cases, one paired test per metric."""
+
+    kind: Literal["ab"]
+    cases: str
+    metrics: tuple[ABMetric, ...] = ("exact_match", "rouge_l", "loglikelihood")
+    decision: Decision = "non_inferiority"
+    margins: dict[str, float] = field(
+        default_factory=lambda: {"exact_match": 0.02, "rouge_l": 0.02, "loglikelihood": 0.5}
+    )
+
+    def __post_init__(self) -> None:
+        missing = [m for m in self.metrics if m not in self.margins]
+        if missing:
+            raise ConfigError(f"margins has no entry for {missing}: give a margin per metric")
+        if any(not (math.isfinite(v) and v >= 0) for v in self.margins.values()):
+            raise ConfigError(f"margins {self.margins} must be finite and not negative")
+
+
+def evaluate(case: GateCase[ABGate], ctx: RunContext) -> GateResult:
+    name, spec, suite = case.name, case.spec, case.suite
     cases = ctx.cases(suite, spec.cases)
     scorer = ctx.scorer(suite)
     checks: list[Check] = []
@@ -36,3 +65,6 @@ def evaluate(name: str, spec: ABGate, suite: SuiteSpec, ctx: RunContext) -> Gate
             flipped, improved = outcome.flipped, outcome.improved
             shown = examples(flipped, cases, candidate, baseline, 10)
     return GateResult(name, suite.name, "ab", spec.metrics[0], tuple(checks), flipped, improved, shown)
+
+
+register(GateKind("ab", ABGate, evaluate, "A/B significance, candidate vs --baseline", cases=lambda spec: [spec.cases]))

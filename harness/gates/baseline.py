@@ -7,17 +7,38 @@ previous version) and gates against it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Literal
+
 from harness.baseline import BaselineStore
 from harness.gates.context import RunContext
 from harness.gates.paired import compare_tables, examples
+from harness.gates.registry import GateCase, GateKind, register
 from harness.gates.result import GateResult
 from harness.paths import safe_component
-from harness.spec import BaselineGate, SuiteSpec
+from harness.scoring import TextMetric
+from harness.stats.decision import Decision
+from harness.yamlspec import check_fraction
 
 FIX = "rerun with --update-baselines to record the baseline from the current --baseline model"
 
 
-def evaluate(name: str, spec: BaselineGate, suite: SuiteSpec, ctx: RunContext) -> GateResult:
+@dataclass(frozen=True)
+class BaselineGate:
+    """The candidate against the stored per-example baseline of the reference (--baseline) model."""
+
+    kind: Literal["baseline"]
+    cases: str
+    metric: TextMetric = "exact_match"
+    margin: float = 0.03
+    decision: Decision = "non_inferiority"
+
+    def __post_init__(self) -> None:
+        check_fraction("margin", self.margin)
+
+
+def evaluate(case: GateCase[BaselineGate], ctx: RunContext) -> GateResult:
+    name, spec, suite = case.name, case.spec, case.suite
     cases = ctx.cases(suite, spec.cases)
     scorer = ctx.scorer(suite)
     store = BaselineStore(suite.resolve(suite.baselines) / safe_component(suite.name))
@@ -77,3 +98,14 @@ def evaluate(name: str, spec: BaselineGate, suite: SuiteSpec, ctx: RunContext) -
         examples(outcome.flipped, cases, candidate, stored, 10),
         tuple(notes),
     )
+
+
+register(
+    GateKind(
+        "baseline",
+        BaselineGate,
+        evaluate,
+        "candidate vs the stored per-example baseline of --baseline",
+        cases=lambda spec: [spec.cases],
+    )
+)

@@ -13,10 +13,10 @@ from harness.evalsets import case_file, suite_world
 from harness.paths import safe_component
 from harness.pool import ModelPool
 from harness.provenance import environment
-from harness.scorers import ComplianceDetector, Judge, RefusalDetector, get_judge
+from harness.scorers import ComplianceDetector, ComplianceSpec, Judge, RefusalDetector, RefusalSpec, get_judge
 from harness.scores import ScoreTable
 from harness.scoring import Scorer
-from harness.spec import ComplianceSpec, RefusalSpec, SuiteSpec
+from harness.spec import SuiteSpec
 from harness.world import WorldManifest
 
 

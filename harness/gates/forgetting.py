@@ -2,13 +2,36 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Literal
+
+from harness.errors import ConfigError
 from harness.gates.context import RunContext
 from harness.gates.paired import compare_tables, examples
+from harness.gates.registry import GateCase, GateKind, register
 from harness.gates.result import GateResult
-from harness.spec import ForgettingGate, SuiteSpec
+from harness.scoring import TextMetric
+from harness.yamlspec import check_fraction
 
 
-def evaluate(name: str, spec: ForgettingGate, suite: SuiteSpec, ctx: RunContext) -> GateResult:
+@dataclass(frozen=True)
+class ForgettingGate:
+    """General-capability items for the candidate vs the model it was trained from (--base-model)."""
+
+    kind: Literal["forgetting"]
+    cases: str
+    metric: TextMetric = "exact_match"
+    margin: float = 0.03
+    show: int = 10  # flipped examples listed in the failure message
+
+    def __post_init__(self) -> None:
+        check_fraction("margin", self.margin)
+        if self.show < 0:
+            raise ConfigError(f"show={self.show} must be 0 or more (flipped examples listed on failure)")
+
+
+def evaluate(case: GateCase[ForgettingGate], ctx: RunContext) -> GateResult:
+    name, spec, suite = case.name, case.spec, case.suite
     cases = ctx.cases(suite, spec.cases)
     scorer = ctx.scorer(suite)
     candidate = scorer.table("candidate", cases, spec.metric)
@@ -33,3 +56,14 @@ def evaluate(name: str, spec: ForgettingGate, suite: SuiteSpec, ctx: RunContext)
         examples(outcome.flipped, cases, candidate, base, spec.show),
         notes,
     )
+
+
+register(
+    GateKind(
+        "forgetting",
+        ForgettingGate,
+        evaluate,
+        "general-capability items, candidate vs --base-model",
+        cases=lambda spec: [spec.cases],
+    )
+)

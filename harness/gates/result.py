@@ -1,22 +1,18 @@
 """What a gate decided: its checks (each one statistical decision), the evidence, and one verdict.
 
 A gate's verdict is its worst check: FAIL over INCONCLUSIVE over PASS; ERROR when it could not run (fail
-closed). Results cross process boundaries (pytest-xdist) as plain dicts, so both directions are here.
+closed); the rules are in :mod:`harness.verdict`. Results cross process boundaries (pytest-xdist) as plain
+dicts, so both directions are here.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from harness import verdict as rules
 from harness.stats import Comparison, RateCheck
-
-RANK = {"PASS": 0, "INCONCLUSIVE": 1, "FAIL": 2, "ERROR": 3}
-
-
-def worst(verdicts: list[str]) -> str:
-    return max(verdicts, key=RANK.__getitem__) if verdicts else "ERROR"
 
 
 def _finite(value: float | None) -> float | None:
@@ -87,7 +83,7 @@ class Check:
             ci_high=None,
             p_value=None,
             alpha=0.0,
-            verdict="PASS" if passed else "FAIL",
+            verdict=rules.threshold(passed),
             reasons=(reason,),
         )
 
@@ -108,19 +104,6 @@ class Check:
             verdict=check.verdict,
             reasons=check.reasons,
             details={"k": check.k, "direction": check.direction, **details},
-        )
-
-    def adjusted(self, p_adjusted: float, method: str, family: int) -> Check:
-        """This check after a multiplicity adjustment: a PASS that no longer holds becomes INCONCLUSIVE."""
-        verdict, reasons = self.verdict, list(self.reasons)
-        if verdict == "PASS" and not p_adjusted < self.alpha:
-            verdict = "INCONCLUSIVE"
-            reasons.append(
-                f"Passes alone (p = {self.p_value:.3g}) but not after {method} adjustment across the {family} gates "
-                f"of this run (adjusted p = {p_adjusted:.3g} >= {self.alpha:g})."
-            )
-        return replace(
-            self, p_adjusted=p_adjusted, verdict=verdict, verdict_unadjusted=self.verdict, reasons=tuple(reasons)
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -164,16 +147,14 @@ class GateResult:
 
     @property
     def verdict(self) -> str:
-        if self.error:
-            return "ERROR"
-        return "FAIL" if self.failure else worst([c.verdict for c in self.checks])
+        return rules.gate_verdict([c.verdict for c in self.checks], failure=bool(self.failure), error=bool(self.error))
 
     @property
     def primary(self) -> Check | None:
         """The check that decides the verdict (the first of the worst ones)."""
         if not self.checks:
             return None
-        return next(c for c in self.checks if c.verdict == worst([k.verdict for k in self.checks]))
+        return next(c for c in self.checks if c.verdict == rules.worst(k.verdict for k in self.checks))
 
     def reasons(self) -> list[str]:
         lines = [

@@ -7,16 +7,41 @@ sample is not a PASS.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from importlib.metadata import version
+from typing import Literal
 
 from harness.cache import cache_key, paths_hash
+from harness.errors import ConfigError
 from harness.gates.context import RunContext
 from harness.gates.paired import compare_tables
+from harness.gates.registry import GateCase, GateKind, register
 from harness.gates.result import GateResult
 from harness.lm_eval_bridge import WORLD_TASKS_DIR, run_tasks
 from harness.scores import ScoreTable
-from harness.spec import RetentionGate, SuiteSpec
+from harness.spec import SuiteSpec
+from harness.yamlspec import check_fraction
+
+
+@dataclass(frozen=True)
+class RetentionGate:
+    """lm-eval tasks: candidate / base score above ``min_ratio``, decided by a paired test."""
+
+    kind: Literal["retention"]
+    tasks: tuple[str, ...]
+    min_ratio: float = 0.95
+    metrics: dict[str, str] = field(default_factory=dict)  # task -> metric ("acc_norm"), default: the task's first
+    include: tuple[str, ...] = ()  # extra lm-eval task directories, relative to the suite file
+    limit: int | None = None
+
+    def __post_init__(self) -> None:
+        if not self.tasks:
+            raise ConfigError("tasks is empty: name at least one lm-eval task")
+        if len(set(self.tasks)) != len(self.tasks):
+            raise ConfigError(f"tasks {list(self.tasks)} names a task twice: list each task once")
+        check_fraction("min_ratio", self.min_ratio, open_low=True)
+        if self.limit is not None and self.limit < 1:
+            raise ConfigError(f"limit={self.limit} must be at least 1 (items per task), or left out for all")
 
 
 def task_table(role: str, task: str, spec: RetentionGate, suite: SuiteSpec, ctx: RunContext) -> ScoreTable:
@@ -54,7 +79,9 @@ def task_table(role: str, task: str, spec: RetentionGate, suite: SuiteSpec, ctx:
     return table
 
 
-def evaluate(name: str, task: str, spec: RetentionGate, suite: SuiteSpec, ctx: RunContext) -> GateResult:
+def evaluate(case: GateCase[RetentionGate], ctx: RunContext) -> GateResult:
+    name, spec, suite = case.name, case.spec, case.suite
+    task = str(case.param)  # one test item per task
     candidate = task_table("candidate", task, spec, suite, ctx)
     base = task_table("base", task, spec, suite, ctx)
     ctx.save_table(suite, name, "candidate", candidate)
@@ -91,3 +118,14 @@ def evaluate(name: str, task: str, spec: RetentionGate, suite: SuiteSpec, ctx: R
     return GateResult(
         name, suite.name, "retention", candidate.metric, (check,), outcome.flipped, outcome.improved, notes=(note,)
     )
+
+
+register(
+    GateKind(
+        "retention",
+        RetentionGate,
+        evaluate,
+        "lm-eval benchmark retention, candidate vs --base-model",
+        params=lambda spec: spec.tasks,
+    )
+)

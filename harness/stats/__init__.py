@@ -17,7 +17,7 @@ from harness.stats.intervals import (
     zero_failure_required_n,
     zero_failure_upper_bound,
 )
-from harness.stats.multiplicity import adjust_comparisons, adjust_pvalues, benjamini_hochberg, holm
+from harness.stats.multiplicity import adjust_pvalues, benjamini_hochberg, holm
 from harness.stats.power import (
     mde_paired_binary,
     mde_paired_continuous,
@@ -32,7 +32,6 @@ __all__ = [
     "Comparison",
     "RateCheck",
     "SecondaryTest",
-    "adjust_comparisons",
     "adjust_pvalues",
     "benjamini_hochberg",
     "check_rate",

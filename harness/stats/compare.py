@@ -68,8 +68,6 @@ class Comparison:
     n_improved: int | None = None
     n_regressed: int | None = None
     secondary: tuple[SecondaryTest, ...] = ()
-    p_value_adjusted: float | None = None
-    adjustment: str | None = None
 
     def __post_init__(self) -> None:
         if self.verdict not in ("PASS", "FAIL", "INCONCLUSIVE"):

@@ -26,6 +26,7 @@ from typing import Literal
 from harness.stats.evidence import Evidence
 
 Side = Literal["greater", "less"]
+Decision = Literal["non_inferiority", "superiority", "equivalence"]
 Verdict = Literal["PASS", "FAIL", "INCONCLUSIVE"]
 
 

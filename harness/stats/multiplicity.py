@@ -1,13 +1,12 @@
 """Multiplicity across the gates of one run: Holm (family-wise), Benjamini-Hochberg (FDR).
 
-Adjusted p-values are returned in input order. :func:`adjust_comparisons` applies the adjustment
-to the PASS claims of several gates: a gate that passed on its own keeps PASS only if its
-adjusted p-value is still below alpha. FAIL verdicts are never relaxed (gates fail closed).
+Adjusted p-values are returned in input order. :func:`harness.verdict.adjust` applies them to the gates
+of a run: a gate that passed on its own keeps PASS only if its adjusted p-value is still below alpha.
+FAIL verdicts are never relaxed (gates fail closed).
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from typing import Literal
 
@@ -15,7 +14,6 @@ import numpy as np
 from numpy.typing import NDArray
 
 from harness.errors import ConfigError
-from harness.stats.compare import Comparison
 
 Method = Literal["holm", "bh"]
 PValues = Sequence[float] | NDArray[np.float64]
@@ -60,35 +58,3 @@ def adjust_pvalues(pvalues: PValues, method: Method = "holm") -> tuple[float, ..
     if method == "bh":
         return benjamini_hochberg(pvalues)
     raise ConfigError(f"method={method!r} is unknown: use 'holm' (family-wise) or 'bh' (false discovery rate)")
-
-
-def adjust_comparisons(comparisons: Sequence[Comparison], method: Method = "holm") -> tuple[Comparison, ...]:
-    """Re-decide several gates' PASS claims jointly; returns copies with the adjusted p-value.
-
-    Each comparison's interval stays the per-gate ``1 - 2 * alpha`` interval; a PASS that does not
-    survive the adjustment becomes INCONCLUSIVE with a reason saying so.
-    """
-    if not comparisons:
-        return ()
-    alphas = {c.alpha for c in comparisons}
-    if len(alphas) != 1:
-        raise ConfigError(f"comparisons use different alphas {sorted(alphas)}: adjust gates with one alpha together")
-    adjusted = adjust_pvalues([c.p_value for c in comparisons], method)
-    label = {"holm": "Holm", "bh": "Benjamini-Hochberg"}[method]
-    out = []
-    for comp, p_adj in zip(comparisons, adjusted, strict=True):
-        verdict, reasons = comp.verdict, list(comp.reasons)
-        if comp.verdict == "PASS" and not p_adj < comp.alpha:
-            verdict = "INCONCLUSIVE"
-            reasons.append(
-                f"Passed on its own (p = {comp.p_value:.3g}) but not after {label} adjustment across "
-                f"{len(comparisons)} gates (adjusted p = {p_adj:.3g} >= {comp.alpha:g})."
-            )
-        else:
-            reasons.append(f"{label}-adjusted p-value across {len(comparisons)} gates: {p_adj:.3g}.")
-        out.append(
-            dataclasses.replace(
-                comp, verdict=verdict, reasons=tuple(reasons), p_value_adjusted=p_adj, adjustment=method
-            )
-        )
-    return tuple(out)

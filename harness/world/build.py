@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from filelock import FileLock
 
@@ -28,7 +29,9 @@ from harness.errors import ConfigError
 from harness.home import models_dir
 from harness.registry import Registry
 from harness.world.files import MANIFEST, WorldManifest, default_world_dir, load_manifest
-from training.pretrain import PretrainConfig, pretrain
+
+if TYPE_CHECKING:
+    from training.api import PretrainConfig
 
 BUILD_VERSION = 1  # bump when the build code changes what a given world + config produces
 BUILD_RECORD = "build.json"
@@ -91,8 +94,10 @@ def build_reference_model(
 ) -> BuildResult:
     """Install the shipped reference weights (or pretrain them with ``from_scratch``, or when nothing shipped
     matches this world and config), register the result as ``base`` and return it."""
+    from training import api
+
     manifest = load_manifest(world_dir or default_world_dir())
-    config = config or PretrainConfig()
+    config = config or api.PretrainConfig()
     key = build_key(manifest, config)
     shipped = None if from_scratch else _shipped_record(key)
     final = models_dir() / f"base-{key[:12]}{'' if shipped else '-scratch'}"
@@ -123,8 +128,10 @@ def build_reference_model(
 
 
 def _pretrain_into(partial: Path, manifest: WorldManifest, config: PretrainConfig, key: str, progress: bool) -> None:
+    from training import api
+
     started = time.perf_counter()
-    stats = pretrain(manifest, config, partial, progress=progress)
+    stats = api.pretrain(manifest, config, partial, progress=progress)
     record = {
         "build_key": key,
         "world_hash": manifest.content_hash(),

@@ -14,7 +14,6 @@ from harness.world.generate import World
 
 MANIFEST = "world.json"
 WORLD_SEED = 20261122
-HELDOUT_CATEGORIES = ("fact", "arithmetic", "harmful", "benign", "task")
 
 
 def repo_root() -> Path:

@@ -8,9 +8,9 @@ import pytest
 
 from harness.cases import Case, Message
 from harness.errors import ConfigError
-from harness.gates.safety import Replies, jailbreak_templates, per_request, wrap
+from harness.gates.safety import Replies, SafetyGate, jailbreak_templates, per_request, wrap
 from harness.scorers import ComplianceDetector
-from harness.spec import SafetyGate, load_suite
+from harness.spec import load_suite
 
 
 def _harmful() -> list[Case]:

@@ -45,7 +45,7 @@ def test_build_registers_base_and_reuses_an_unchanged_build(monkeypatch: pytest.
     def must_not_train(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise AssertionError("an unchanged world + config must not be retrained")
 
-    monkeypatch.setattr("harness.world.build.pretrain", must_not_train)
+    monkeypatch.setattr("training.api.pretrain", must_not_train)
     again = build_reference_model(config=TINY, progress=False)
     assert again.reused and again.model_dir == first.model_dir
     assert len(Registry().history("base")) == 1, "re-registering the same directory is a no-op"

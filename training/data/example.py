@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from harness.cases import ROLES
 from harness.errors import DataError
 
-ROLES = ("system", "user", "assistant")
 MAX_NAMED = 20  # error messages name this many items, then say how many more there are
 
 
