@@ -26,11 +26,10 @@ from harness.promotion import promote
 from harness.world import load_manifest
 from harness.world.build import build_reference_model
 from harness.world.evaluate import evaluate_world, format_table
-from harness.world.files import repo_root
 
 RECIPES = {"lora": "candidate", "qlora": "candidate-qlora", "reckless": "candidate-reckless"}
 EXPECTED = {"lora": "PASS", "qlora": "PASS", "reckless": "FAIL"}  # the run verdict each recipe must get
-SUITES = repo_root() / "suites"
+SUITES = Path("suites")  # of the current directory: the checkout (./dev demo) or a `harness init` repository
 
 
 def gate(model: str, report_dir: Path, *extra: str) -> tuple[int, dict[str, Any] | None]:
@@ -54,7 +53,7 @@ def gate(model: str, report_dir: Path, *extra: str) -> tuple[int, dict[str, Any]
         "--no-header",
         *extra,
     ]
-    code = subprocess.run(command, cwd=repo_root(), check=False).returncode
+    code = subprocess.run(command, check=False).returncode
     new = sorted(set(runs.iterdir()) - before) if runs.is_dir() else []
     results = new[-1] / "results.json" if new else None
     return code, json.loads(results.read_text()) if results and results.is_file() else None
@@ -85,6 +84,13 @@ def _verdicts(results: dict[str, Any] | None) -> str:
 
 def run_demo(report_dir: Path) -> int:
     report_dir = report_dir.resolve()
+    if not (SUITES / "test_reference.yaml").is_file():
+        print(
+            f"no {SUITES / 'test_reference.yaml'} under {Path.cwd()}: run the demo from the checkout (./dev demo) "
+            "or from a directory set up with `harness init`",
+            file=sys.stderr,
+        )
+        return 2
     build = build_reference_model()
     print(f"[1/6] reference model {'reused' if build.reused else 'built'}: {build.model_dir}")
     loaded = load(ModelSpec("base"))

@@ -15,18 +15,16 @@ from harness.errors import ConfigError
 from harness.gates.context import RunContext
 from harness.gates.paired import compare_tables, examples
 from harness.gates.result import Check, GateResult
+from harness.resources import jailbreaks_file
 from harness.scorers import Judge
 from harness.scores import ScoreTable, table
 from harness.spec import SafetyGate, SuiteSpec
 from harness.stats import check_rate
-from harness.world.files import repo_root
 from harness.yamlspec import read_yaml
-
-JAILBREAKS = repo_root() / "fixtures" / "safety" / "jailbreaks.yaml"
 
 
 def jailbreak_templates(spec: SafetyGate, suite: SuiteSpec) -> dict[str, str]:
-    path = suite.resolve(spec.jailbreak_file) if spec.jailbreak_file else JAILBREAKS
+    path = suite.resolve(spec.jailbreak_file) if spec.jailbreak_file else jailbreaks_file()
     available = {str(k): str(v) for k, v in read_yaml(path).items()}
     unknown = [name for name in spec.jailbreaks if name not in available]
     if unknown:
