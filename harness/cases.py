@@ -1,12 +1,17 @@
-"""Evaluation cases: one chat prompt with its expected answer, read from and written to JSONL.
+"""Evaluation cases: one chat prompt with its expected answer, read from JSONL or CSV, written to JSONL.
 
-A row is ``{"id": str, "category": str, "messages": [{"role": ..., "content": ...}, ...],
+A JSONL row is ``{"id": str, "category": str, "messages": [{"role": ..., "content": ...}, ...],
 "answer": str | null}`` plus an optional ``cluster`` (items that share a source question under several
 templates share a cluster, for clustered standard errors).
+
+A CSV file has a header row with the columns ``id, prompt, answer`` and optionally ``category`` and
+``cluster``: one single-turn user prompt per row; an empty answer is null (no reference answer, as for
+harmful requests), an empty category is ``task``, an empty cluster is none.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -122,13 +127,50 @@ def jsonl_objects(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
             yield where, row
 
 
+CSV_COLUMNS = ("id", "prompt", "answer", "category", "cluster")
+CSV_REQUIRED = ("id", "prompt", "answer")
+
+
+def csv_rows(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(where, row) for each data row of a CSV case file, as the JSONL row it stands for."""
+    with path.open(encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle)
+        header = [name.strip() for name in reader.fieldnames or []]
+        missing = [name for name in CSV_REQUIRED if name not in header]
+        unknown = [name for name in header if name not in CSV_COLUMNS]
+        if missing or unknown:
+            raise DataError(
+                f"{path}:1: header {header} "
+                + (f"lacks {missing}" if missing else f"has unknown column(s) {unknown}")
+                + f": a CSV case file has the columns {', '.join(CSV_REQUIRED)} and optionally category, cluster"
+            )
+        reader.fieldnames = header
+        for row in reader:
+            where = f"{path}:{reader.line_num}"
+            if None in row:
+                raise DataError(f"{where}: more cells than the {len(header)} header columns; quote cells with commas")
+            if not any((value or "").strip() for value in row.values()):
+                continue
+            yield (
+                where,
+                {
+                    "id": (row.get("id") or "").strip(),
+                    "category": (row.get("category") or "").strip() or "task",
+                    "messages": [{"role": "user", "content": row.get("prompt") or ""}],
+                    "answer": row.get("answer") or None,
+                    "cluster": (row.get("cluster") or "").strip() or None,
+                },
+            )
+
+
 def read_cases(path: Path) -> list[Case]:
-    """Read a JSONL file of cases; ids must be unique within the file."""
+    """Read a JSONL (or ``.csv``) file of cases; ids must be unique within the file."""
     if not path.is_file():
         raise DataError(f"case file {path} does not exist: check the path in the suite or world.json")
     cases: list[Case] = []
     seen: set[str] = set()
-    for where, row in jsonl_objects(path):
+    rows = csv_rows(path) if path.suffix.lower() == ".csv" else jsonl_objects(path)
+    for where, row in rows:
         case = case_from_dict(row, where=where)
         if case.id in seen:
             raise DataError(f"{where}: duplicate id {case.id!r}; ids must be unique within a file")

@@ -196,6 +196,20 @@ def _report(args: argparse.Namespace) -> int:
     return 1 if unreadable else 0
 
 
+def _init(args: argparse.Namespace) -> int:
+    from harness.scaffold import init
+
+    written = init(Path(args.dir), args.name, force=args.force)
+    for item in written:
+        hint = " (exists; --force overwrites it)" if item.action == "kept" else ""
+        print(f"{item.action} {item.path}{hint}")
+    print(
+        f"next: register or build a model, then `pytest {Path(args.dir) / 'suites'} --model=<model>` "
+        "(`harness world build` builds the reference model and registers it as base)"
+    )
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from harness.demo import run_demo
 
@@ -208,8 +222,10 @@ def _parser() -> argparse.ArgumentParser:
 
     world = commands.add_parser("world", help="the offline reference world and its base model")
     world_cmds = world.add_subparsers(dest="world_command", required=True)
-    gen = world_cmds.add_parser("generate", help="regenerate fixtures/world from sources.yaml")
-    gen.add_argument("--dir", help="world directory (default: fixtures/world)")
+    gen = world_cmds.add_parser("generate", help="regenerate the world's files from its sources.yaml")
+    gen.add_argument(
+        "--dir", help="world directory (default: $HARNESS_WORLD_DIR, else the packaged world, harness/data/world)"
+    )
     gen.add_argument("--check", action="store_true", help="fail if the files on disk are out of date")
     gen.set_defaults(handler=_world_generate)
     build = world_cmds.add_parser("build", help="build or reuse the reference base model; prints its directory")
@@ -224,7 +240,7 @@ def _parser() -> argparse.ArgumentParser:
     build.set_defaults(handler=_world_build)
     ev = world_cmds.add_parser("eval", help="score a model on the held-out sets against the quality bars")
     ev.add_argument("--model", default="base", help="model spec (default: base)")
-    ev.add_argument("--world", help="world directory (default: the model's own copy, else fixtures/world)")
+    ev.add_argument("--world", help="world directory (default: the model's own copy, else the packaged world)")
     ev.add_argument("--out", help="JSON output path (default: reports/world/<hash>.json)")
     ev.add_argument("--load-in-4bit", action="store_true", help="load the model in 4-bit nf4")
     ev.set_defaults(handler=_world_eval)
@@ -243,7 +259,7 @@ def _parser() -> argparse.ArgumentParser:
     promote.add_argument("--to", required=True, help="the alias to move (e.g. production)")
     promote.add_argument("--report-dir", default="reports", help="where the gating runs are (default: reports/)")
     promote.add_argument(
-        "--suites", default="suites", help="every test_*.yaml here must be in the gating run (default: suites/)"
+        "--suites", default="suites", help="every gating suite here must be in the gating run (default: suites/)"
     )
     promote.add_argument("--reason", default="", help="why, for the audit log")
     promote.add_argument("--allow-inconclusive", action="store_true", help="accept INCONCLUSIVE gates too")
@@ -263,6 +279,12 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--report-dir", default="reports", help="where the gating runs are (default: reports/)")
     report.add_argument("--out", help="HTML file to write (default: <report-dir>/index.html)")
     report.set_defaults(handler=_report)
+
+    init = commands.add_parser("init", help="scaffold a repository: suites, example cases and tasks, judge hook, CI")
+    init.add_argument("dir", nargs="?", default=".", help="the repository (default: the current directory)")
+    init.add_argument("--name", default="my_task", help="name of your suite, its cases and tasks (default: my_task)")
+    init.add_argument("--force", action="store_true", help="overwrite files that exist")
+    init.set_defaults(handler=_init)
 
     demo = commands.add_parser("demo", help="the main job on the embedded default, end to end")
     demo.add_argument("--report-dir", default="reports", help="where reports are written (default: reports/)")

@@ -27,11 +27,10 @@ from harness.promotion import promote
 from harness.world import load_manifest
 from harness.world.build import build_reference_model
 from harness.world.evaluate import evaluate_world, format_table
-from harness.world.files import repo_root
 
 RECIPES = {"lora": "candidate", "qlora": "candidate-qlora", "reckless": "candidate-reckless"}
 EXPECTED = {"lora": "PASS", "qlora": "PASS", "reckless": "FAIL"}  # the run verdict each recipe must get
-SUITES = repo_root() / "suites"
+SUITES = Path("suites")  # of the current directory: the checkout (./dev demo) or a `harness init` repository
 PARALLEL = 2  # processes at a time: one torch thread each (harness.threads) keeps two cores busy
 
 
@@ -58,7 +57,7 @@ def gate(model: str, report_dir: Path, *extra: str) -> tuple[int, dict[str, Any]
     """Run the gating suites on ``model`` in a fresh pytest process; (exit code, results.json or None)."""
     runs = report_dir / "runs"
     before = set(runs.iterdir()) if runs.is_dir() else set()
-    code = subprocess.run(gate_command(model, report_dir, *extra), cwd=repo_root(), check=False).returncode
+    code = subprocess.run(gate_command(model, report_dir, *extra), check=False).returncode
     return code, _new_results(runs, before).get(model)
 
 
@@ -78,7 +77,7 @@ def _train_all(report_dir: Path) -> list[str]:
         )
         for recipe in RECIPES
     ]
-    outcomes = run_jobs(jobs, parallel=PARALLEL, cwd=repo_root(), env=_job_env(), desc="      training")
+    outcomes = run_jobs(jobs, parallel=PARALLEL, env=_job_env(), desc="      training")
     return [f"{o.job.name}: training failed (see {o.job.log})" for o in outcomes if o.returncode != 0]
 
 
@@ -90,7 +89,7 @@ def _gate_all(report_dir: Path) -> list[str]:
     ]
     runs = report_dir / "runs"
     before = set(runs.iterdir()) if runs.is_dir() else set()
-    outcomes = run_jobs(jobs, parallel=PARALLEL, cwd=repo_root(), env=_job_env(), desc="      gating")
+    outcomes = run_jobs(jobs, parallel=PARALLEL, env=_job_env(), desc="      gating")
     by_model = _new_results(runs, before)
     failures = []
     for (recipe, alias), outcome in zip(RECIPES.items(), outcomes, strict=True):
@@ -121,6 +120,13 @@ def _verdicts(results: dict[str, Any] | None) -> str:
 
 def run_demo(report_dir: Path) -> int:
     report_dir = report_dir.resolve()
+    if not (SUITES / "test_reference.yaml").is_file():
+        print(
+            f"no {SUITES / 'test_reference.yaml'} under {Path.cwd()}: run the demo from the checkout (./dev demo) "
+            "or from a directory set up with `harness init`",
+            file=sys.stderr,
+        )
+        return 2
     build = build_reference_model()
     print(f"[1/6] reference model {'reused' if build.reused else 'built'}: {build.model_dir}")
     loaded = load(ModelSpec("base"))

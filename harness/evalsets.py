@@ -1,4 +1,4 @@
-"""Which cases a suite evaluates on: world categories or JSONL files named by its gates.
+"""Which cases a suite evaluates on: world categories or JSONL / CSV files named by its gates.
 
 Gates resolve their cases here, and the trainer collects every suite's cases here to refuse training data
 that overlaps them (training/data/leakage.py).
@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from harness.cases import Case, read_cases
+from harness.discovery import suite_paths
 from harness.errors import ConfigError
 from harness.gates.registry import get
 from harness.spec import SuiteSpec, load_suite
@@ -21,13 +22,13 @@ def suite_world(suite: SuiteSpec) -> WorldManifest:
 
 
 def case_file(suite: SuiteSpec, ref: str, world: WorldManifest) -> Path:
-    """A world category (fact, arithmetic, harmful, benign, task) or a JSONL path relative to the suite."""
-    if ref.endswith(".jsonl"):
+    """A world category (fact, arithmetic, harmful, benign, task) or a JSONL / CSV path relative to the suite."""
+    if ref.endswith((".jsonl", ".csv")):
         return suite.resolve(ref)
     if ref not in world.heldout:
         raise ConfigError(
             f"{suite.path}: cases {ref!r} is neither a world category ({', '.join(sorted(world.heldout))}) "
-            "nor a .jsonl file path relative to the suite"
+            "nor a .jsonl or .csv file path relative to the suite"
         )
     return world.heldout[ref]
 
@@ -35,14 +36,6 @@ def case_file(suite: SuiteSpec, ref: str, world: WorldManifest) -> Path:
 def case_refs(suite: SuiteSpec) -> list[str]:
     """The case sets the suite's gates evaluate on, as each gate's kind declares them."""
     return [ref for spec in suite.gates.values() for ref in get(spec.kind).cases(spec)]
-
-
-def suite_paths(locations: Iterable[Path]) -> list[Path]:
-    """Suite files at these paths: files as given, directories searched for test_*.yaml."""
-    out: list[Path] = []
-    for location in locations:
-        out += sorted(location.rglob("test_*.yaml")) if location.is_dir() else [location]
-    return out
 
 
 def evaluation_sets(locations: Iterable[Path]) -> dict[str, list[Case]]:

@@ -44,7 +44,7 @@ def progress_of(log: Path) -> tuple[int, int]:
 
 
 def run_jobs(
-    jobs: Sequence[Job], *, parallel: int, cwd: Path, env: Mapping[str, str], desc: str, poll: float = 1.0
+    jobs: Sequence[Job], *, parallel: int, env: Mapping[str, str], desc: str, poll: float = 1.0
 ) -> list[Outcome]:
     """Run ``jobs`` at most ``parallel`` at a time; returns their outcomes in the order given."""
     pending = list(jobs)
@@ -56,15 +56,15 @@ def run_jobs(
                 job = pending.pop(0)
                 job.log.parent.mkdir(parents=True, exist_ok=True)
                 with job.log.open("wb") as out:
-                    proc = subprocess.Popen(list(job.command), cwd=cwd, env=dict(env), stdout=out, stderr=out)
+                    proc = subprocess.Popen(list(job.command), env=dict(env), stdout=out, stderr=out)
                 running[job.name] = (proc, time.perf_counter())
             for job in jobs:
                 if job.name in running and running[job.name][0].poll() is not None:
                     proc, started = running.pop(job.name)
                     finished[job.name] = Outcome(job, int(proc.returncode), time.perf_counter() - started)
                     bar.write(
-                        f"      {job.name}: {'done' if proc.returncode == 0 else 'FAILED'} "
-                        f"in {finished[job.name].seconds:.0f} s (log: {job.log})"
+                        f"      {job.name}: exit code {proc.returncode} after {finished[job.name].seconds:.0f} s "
+                        f"(log: {job.log})"
                     )
             _update(bar, jobs, finished)
             time.sleep(poll)

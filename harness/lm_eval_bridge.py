@@ -6,7 +6,7 @@ One row per evaluated document: id = the doc's own "id" field (else ``doc-<n>``)
 for that doc. The rows' mean must reproduce lm-eval's own aggregate; a mismatch means the alignment is wrong
 and is an error, never a silent number.
 
-The world's tasks live in fixtures/lm_eval (``world_capitals_mc``: multiple choice by log-likelihood;
+The world's tasks ship in harness/data/lm_eval (``world_capitals_mc``: multiple choice by log-likelihood;
 ``world_arithmetic_gen``: generation scored by exact match). Any other task name the installed lm-eval
 resolves (or a directory added to ``include_paths``) works the same way.
 """
@@ -29,10 +29,10 @@ from typing import Any
 
 from harness.errors import ConfigError, DataError
 from harness.models import LoadedModel
+from harness.resources import lm_eval_dir
 from harness.scores import ScoreRow, ScoreTable
-from harness.world.files import repo_root
 
-WORLD_TASKS_DIR = repo_root() / "fixtures" / "lm_eval"
+WORLD_TASKS_DIR = lm_eval_dir()  # package data: harness/data/lm_eval
 TOLERANCE = 1e-9  # per-sample mean vs lm-eval's aggregate: both are means of the same floats
 
 
@@ -40,7 +40,7 @@ TOLERANCE = 1e-9  # per-sample mean vs lm-eval's aggregate: both are means of th
 class TaskResult:
     task: str
     metric: str  # e.g. "acc", "exact_match"
-    table: ScoreTable  # one row per document, provenance included
+    table: ScoreTable  # one row per document, provenance included (log_<metric> rows for a corpus perplexity)
     aggregate: float  # lm-eval's own reported value for ``metric``
     higher_is_better: bool
 
@@ -67,7 +67,7 @@ def run_tasks(
     ``<|user|>question<|end|><|assistant|>`` and options follow the assistant tag with no delimiter.
     ``metrics`` picks a task's metric ("acc_norm", or "exact_match,flexible-extract" to pick the filter too);
     the default is the task's first metric under its first filter. ``world_dir`` points the world tasks at
-    another world (otherwise $HARNESS_WORLD_DIR or fixtures/world).
+    another world (otherwise $HARNESS_WORLD_DIR or the packaged world).
     """
     names = [tasks] if isinstance(tasks, str) else list(tasks)  # a bare name is one task, not its letters
     if not names:
@@ -178,10 +178,16 @@ def _task_result(
     rows = tuple(_row(name, metric, task, by_doc[i], i) for i in range(n))
     _check_unique(name, rows)
     aggregate = float(results["results"][name][key])
-    mean = math.fsum(row.score for row in rows) / n
-    if not abs(mean - aggregate) <= TOLERANCE:
+    if metric in CORPUS_METRICS:
+        # the aggregate is over the corpus (exp of a weighted mean): recompute it from the logged pairs
+        mean = CORPUS_METRICS[metric].corpus_value([_pair(name, metric, by_doc[i], i) for i in range(n)])
+        close = math.isclose(mean, aggregate, rel_tol=TOLERANCE, abs_tol=TOLERANCE)
+    else:
+        mean = math.fsum(row.score for row in rows) / n
+        close = abs(mean - aggregate) <= TOLERANCE
+    if not close:
         raise DataError(
-            f"lm-eval task {name!r}: the mean of the {n} per-sample {key!r} scores is {mean!r} but lm-eval "
+            f"lm-eval task {name!r}: the {n} per-sample {key!r} scores give {mean!r} but lm-eval "
             f"reports {aggregate!r}: either samples are misaligned (a bug here: report it) or {metric!r} is not "
             "a mean of per-document scores: pick a per-document metric with metrics={task: metric}"
         )
@@ -198,7 +204,14 @@ def _task_result(
         **run,
     }
     higher = bool(results["higher_is_better"][name][metric])
-    return TaskResult(name, metric, ScoreTable(metric, rows, provenance), aggregate, higher)
+    provenance["higher_is_better"] = higher
+    row_metric = metric
+    if metric in CORPUS_METRICS:
+        row_metric = CORPUS_METRICS[metric].row_metric(metric)
+        provenance["per_document"] = (
+            f"{row_metric} of each document alone; lm-eval's {metric} over the corpus is {aggregate:g}"
+        )
+    return TaskResult(name, metric, ScoreTable(row_metric, rows, provenance), aggregate, higher)
 
 
 def _metric_key(name: str, task: Any, results: Mapping[str, Any], choice: str | None) -> tuple[str, str]:
@@ -235,9 +248,58 @@ def _by_doc_id(name: str, samples: Sequence[Mapping[str, Any]], n: int) -> dict[
     return by_doc
 
 
+def _pair(name: str, metric: str, sample: Mapping[str, Any], doc_id: int) -> tuple[float, float]:
+    """(log-likelihood, weight) that lm-eval logs for a corpus perplexity metric (weight 1 for ``perplexity``)."""
+    value = sample.get(metric)
+    if isinstance(value, numbers.Real):
+        return float(value), 1.0
+    if isinstance(value, Sequence) and len(value) == 2 and all(isinstance(v, numbers.Real) for v in value):
+        ll, weight = float(value[0]), float(value[1])
+        if weight > 0:
+            return ll, weight
+    raise DataError(
+        f"lm-eval task {name!r} doc {doc_id}: metric {metric!r} logged {value!r}, not a log-likelihood and a "
+        "positive word or byte count: the document may be empty; remove it from the task's data"
+    )
+
+
+@dataclass(frozen=True)
+class CorpusMetric:
+    """An lm-eval metric it aggregates over the whole corpus from per-document (log-likelihood, weight) pairs:
+    ``-sum(ll) / sum(weight) * scale`` (nats or bits per word, byte or document), exponentiated for a
+    perplexity. Lower is better.
+
+    A row holds the same loss for its document alone, on the log scale (``log_word_perplexity``: nats per
+    word): per-document perplexities are heavy-tailed (one odd line can be a million times another), their
+    logs average and pair well. The rows are checked against lm-eval's corpus value by recomputing that value
+    from the logged pairs."""
+
+    scale: float
+    exponentiate: bool
+
+    def loss(self, pairs: Sequence[tuple[float, float]]) -> float:
+        return -math.fsum(p[0] for p in pairs) / math.fsum(p[1] for p in pairs) * self.scale
+
+    def corpus_value(self, pairs: Sequence[tuple[float, float]]) -> float:
+        return math.exp(self.loss(pairs)) if self.exponentiate else self.loss(pairs)
+
+    def row_metric(self, metric: str) -> str:
+        return f"log_{metric}" if self.exponentiate else metric
+
+
+CORPUS_METRICS = {
+    "perplexity": CorpusMetric(1.0, exponentiate=True),  # loglikelihood tasks: weight 1 per document
+    "word_perplexity": CorpusMetric(1.0, exponentiate=True),
+    "byte_perplexity": CorpusMetric(1.0, exponentiate=True),
+    "bits_per_byte": CorpusMetric(1 / math.log(2), exponentiate=False),
+}
+
+
 def _row(name: str, metric: str, task: Any, sample: Mapping[str, Any], doc_id: int) -> ScoreRow:
     doc = sample["doc"] if isinstance(sample["doc"], Mapping) else {}
     value = sample.get(metric)
+    if metric in CORPUS_METRICS:
+        value = CORPUS_METRICS[metric].loss([_pair(name, metric, sample, doc_id)])
     if not isinstance(value, numbers.Real):  # numpy scalars included; f1/bleu log (gold, pred) tuples
         raise DataError(
             f"lm-eval task {name!r} doc {doc_id}: metric {metric!r} is {value!r}, not a per-document number "

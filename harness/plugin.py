@@ -32,6 +32,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption("--load-in-4bit", action="store_true", help="load the candidate in 4-bit nf4")
     group.addoption("--gate-seed", default=0, type=int, help="seed of resampling tests and sampling (default 0)")
+    parser.addini(
+        "harness_suites",
+        type="paths",
+        default=[],
+        help="gating suites collected whatever their content: YAML files, or directories whose test_*.yaml / "
+        "test_*.yml files are suites (elsewhere only test_*.y(a)ml files with a top-level gates: key are)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -68,7 +75,9 @@ def pytest_configure_node(node: Any) -> None:
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
-    if file_path.suffix in (".yaml", ".yml") and file_path.name.startswith("test_"):
+    from harness.discovery import is_suite_file
+
+    if is_suite_file(file_path, parent.config.getini("harness_suites")):
         from harness.items import SuiteFile
 
         return SuiteFile.from_parent(parent, path=file_path)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.discovery import suite_paths
 from harness.errors import DataError, RegistryError
 from harness.gates import gate_cases
 from harness.pool import ModelRole, candidate_provenance, candidate_role
@@ -56,7 +57,7 @@ def _declared_gates(doc: dict[str, Any], suites_dir: Path) -> tuple[set[GateKey]
     declared: set[GateKey] = set()
     problems = []
     gated = {Path(info["path"]).resolve() for info in doc.get("suites", [])}
-    for required in sorted(suites_dir.resolve().glob("**/test_*.yaml")):
+    for required in suite_paths([suites_dir.resolve()]) if suites_dir.is_dir() else []:
         if required not in gated:
             problems.append(f"suite {required} was not part of run {doc['run_id']}: gate with every suite")
     for info in doc.get("suites", []):

@@ -35,7 +35,7 @@ class SuiteSpec:
     path: Path
     name: str
     gates: dict[str, GateSpec]
-    world: str = "default"  # "default" (fixtures/world or $HARNESS_WORLD_DIR) or a directory
+    world: str = "default"  # "default" (the packaged world or $HARNESS_WORLD_DIR) or a directory
     decoding: DecodingSettings = field(default_factory=DecodingSettings)
     alpha: float = 0.05
     multiplicity: Literal["holm", "bh", "none"] = "holm"

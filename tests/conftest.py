@@ -36,9 +36,8 @@ def reference_home() -> Path:
 
     $HARNESS_TEST_HOME, else the checkout's .harness, where `./dev demo` builds it too.
     """
-    from harness.world.files import repo_root
-
-    return Path(os.environ.get("HARNESS_TEST_HOME", repo_root() / ".harness")).resolve()
+    checkout = Path(__file__).resolve().parents[1]
+    return Path(os.environ.get("HARNESS_TEST_HOME", checkout / ".harness")).resolve()
 
 
 @pytest.fixture(scope="session")

@@ -73,3 +73,38 @@ def test_a_byte_order_mark_is_accepted(tmp_path: Path) -> None:
     row = {"id": "a", "category": "fact", "messages": [{"role": "user", "content": "q"}], "answer": "x"}
     path.write_bytes(b"\xef\xbb\xbf" + json.dumps(row).encode() + b"\n")
     assert [c.id for c in read_cases(path)] == ["a"]
+
+
+def test_csv_cases_read_like_jsonl(tmp_path: Path) -> None:
+    path = tmp_path / "cases.csv"
+    path.write_text(
+        "id,prompt,answer,category,cluster\n"
+        'c1,"Capital of France, please?",Paris,fact,france\n'
+        "c2,How do I pick a lock?,,harmful,\n"
+        ",,,,\n"  # a blank row is skipped
+        "c3,What is 2 + 3?,5,,\n",
+        encoding="utf-8",
+    )
+    cases = read_cases(path)
+    assert [c.id for c in cases] == ["c1", "c2", "c3"]
+    assert cases[0].prompt == "Capital of France, please?" and cases[0].answer == "Paris"
+    assert cases[0].category == "fact" and cases[0].cluster == "france"
+    assert cases[1].answer is None and cases[1].cluster is None
+    assert cases[2].category == "task" and [m.role for m in cases[2].messages] == ["user"]
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("id,question,answer\nc1,q,a\n", r"cases.csv:1: header .* lacks \['prompt'\]"),
+        ("id,prompt,answer,extra\nc1,q,a,x\n", r"unknown column\(s\) \['extra'\]"),
+        ("id,prompt,answer\nc1,q,a,oops\n", r"cases.csv:2: more cells than the 3 header columns"),
+        ("id,prompt,answer\nc1,q,a\nc1,r,b\n", r"cases.csv:3: duplicate id 'c1'"),
+        ("id,prompt,answer\n,q,a\n", r"cases.csv:2: .*empty id"),
+    ],
+)
+def test_csv_mistakes_name_the_line_and_the_fix(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "cases.csv"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(DataError, match=message):
+        read_cases(path)

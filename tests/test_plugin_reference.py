@@ -21,10 +21,8 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from harness.world.files import repo_root
-
 pytestmark = pytest.mark.slow
-SUITE = repo_root() / "suites" / "test_reference.yaml"
+SUITE = Path(__file__).resolve().parents[1] / "suites" / "test_reference.yaml"
 
 
 @pytest.fixture

@@ -184,3 +184,27 @@ def test_a_results_json_that_is_not_a_run_stops_promotion(
         RegistryError, match=rf"20260102T000000.000000Z-bbbbbb/results.json {why}.*gate the model again"
     ):
         promote("candidate", "production", reports, suites_dir=suite.parent)
+
+
+def test_a_yml_suite_the_run_left_out_stops_promotion(setup: tuple[Path, Path, str]) -> None:
+    """pytest gates test_*.yml suites too, so promotion requires them: a run of test_s.yaml alone is not enough."""
+    reports, suite, model_hash = setup
+    (suite.parent / "test_b.yml").write_text("suite: b\ngates:\n  g: {kind: forgetting, cases: fact}\n")
+    (suite.parent / "test_data.yml").write_text("name: Paris\n")  # plain data (pytest-regressions): not a suite
+    _run(reports, suite, model_hash, {"f": "PASS", "a": "PASS"}, "20260101T000000.000000Z-aaaaaa")
+    check = check_promotion("candidate", reports, suites_dir=suite.parent)
+    assert check.problems == (
+        f"suite {suite.parent / 'test_b.yml'} was not part of run 20260101T000000.000000Z-aaaaaa: gate with every "
+        "suite",
+    )
+    _run(
+        reports,
+        suite,
+        model_hash,
+        {"f": "PASS", "a": "PASS", "b:g": "FAIL"},
+        "20260102T000000.000000Z-bbbbbb",
+        suites=[suite, suite.parent / "test_b.yml"],
+    )
+    with pytest.raises(RegistryError, match=r"gate g \(b\): FAIL"):
+        promote("candidate", "production", reports, suites_dir=suite.parent)
+    assert Registry().get("production") is None

@@ -2,7 +2,8 @@
 TrainingArguments. An unknown key or a bad value is an error naming the key and what is allowed.
 
 Paths in a spec are relative to the spec file; ``world:train`` / ``world:validation`` name the reference
-world's task splits.
+world's task splits, and ``suite:reference`` in ``leakage_suites`` names the reference suite shipped with the
+harness (so a shipped recipe checks leakage the same way in a checkout and installed from a wheel).
 """
 
 from __future__ import annotations
@@ -162,6 +163,33 @@ class TrainSpec:
                 raise ConfigError(f"{self.path}: {location!r}: the world's task splits are {sorted(task)}")
             return task[split]
         return (self.path.parent / location).resolve()
+
+    def leakage_paths(self) -> list[Path]:
+        """The gating suites of ``data.leakage_suites``: ``suite:<name>`` is a suite shipped with the harness,
+        anything else a suite file or directory relative to this spec. A path that does not exist, or a
+        directory without a suite, is an error: a check that finds no suite would let held-out items through."""
+        from harness.discovery import suite_paths
+        from harness.resources import packaged_suite
+
+        paths = []
+        for ref in self.data.leakage_suites:
+            if ref.startswith("suite:"):
+                paths.append(packaged_suite(ref.removeprefix("suite:")))
+                continue
+            path = self.resolve(ref)
+            fix = (
+                "name suite files or directories relative to this spec file, or suite:reference for the reference "
+                "suite shipped with the harness"
+            )
+            if not path.exists():
+                raise ConfigError(f"{self.path}: leakage_suites entry {ref!r} is {path}, which does not exist: {fix}")
+            if path.is_dir() and not suite_paths([path]):
+                raise ConfigError(
+                    f"{self.path}: leakage_suites entry {ref!r} ({path}) holds no gating suite (a test_*.yaml or "
+                    f"test_*.yml file with a top-level gates: key): {fix}"
+                )
+            paths.append(path)
+        return paths
 
     def to_dict(self) -> dict[str, Any]:
         """The resolved spec, as recorded in a candidate's provenance."""

@@ -57,7 +57,7 @@ def _data_hash(examples: list[Example]) -> str:
 
 
 def prepare_data(spec: TrainSpec, tokenizer: Any) -> PreparedData:
-    suites = [spec.resolve(p) for p in spec.data.leakage_suites]
+    suites = spec.leakage_paths()
     replay: list[Example] = []
     if spec.data.replay_fraction > 0:
         replay = load_replay_pool(load_manifest(default_world_dir()))

@@ -23,14 +23,12 @@ from harness.gates.context import RunContext
 from harness.gates.paired import compare_tables, examples
 from harness.gates.registry import GateCase, GateKind, register
 from harness.gates.result import Check, GateResult
+from harness.resources import jailbreaks_file
 from harness.scorers import ComplianceSpec, Judge, RefusalSpec
 from harness.scores import ScoreTable, table
 from harness.spec import SuiteSpec
 from harness.stats import check_rate
-from harness.world.files import repo_root
 from harness.yamlspec import check_fraction, read_yaml
-
-JAILBREAKS = repo_root() / "fixtures" / "safety" / "jailbreaks.yaml"
 
 
 @dataclass(frozen=True)
@@ -63,7 +61,7 @@ class SafetyGate:
 
 
 def jailbreak_templates(spec: SafetyGate, suite: SuiteSpec) -> dict[str, str]:
-    path = suite.resolve(spec.jailbreak_file) if spec.jailbreak_file else JAILBREAKS
+    path = suite.resolve(spec.jailbreak_file) if spec.jailbreak_file else jailbreaks_file()
     available = {str(k): str(v) for k, v in read_yaml(path).items()}
     unknown = [name for name in spec.jailbreaks if name not in available]
     if unknown:

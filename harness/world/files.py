@@ -10,20 +10,17 @@ from pathlib import Path
 
 from harness.cases import Case, read_cases, write_cases, write_jsonl
 from harness.errors import ConfigError
+from harness.resources import packaged_world_dir
 from harness.world.generate import World
 
 MANIFEST = "world.json"
 WORLD_SEED = 20261122
 
 
-def repo_root() -> Path:
-    return Path(__file__).resolve().parents[2]
-
-
 def default_world_dir() -> Path:
-    """fixtures/world of this checkout, or $HARNESS_WORLD_DIR."""
+    """$HARNESS_WORLD_DIR, else the world shipped as package data (harness/data/world)."""
     override = os.environ.get("HARNESS_WORLD_DIR")
-    return Path(override) if override else repo_root() / "fixtures" / "world"
+    return Path(override) if override else packaged_world_dir()
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The raw material of the reference world (fixtures/world/sources.yaml) as validated, frozen dataclasses."""
+"""The raw material of the reference world (harness/data/world/sources.yaml) as validated, frozen dataclasses."""
 
 from __future__ import annotations
 

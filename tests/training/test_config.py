@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
-from harness.errors import ConfigError
+from harness.errors import ConfigError, DataError
+from harness.resources import packaged_suite
 from training.config import RECIPES_DIR, bnb_config, load_train_spec, lora_config, training_arguments
 
 RECIPES = RECIPES_DIR
@@ -17,7 +19,57 @@ def test_shipped_recipes_load(name: str, method: str) -> None:
     spec = load_train_spec(RECIPES / f"{name}.yaml")
     assert spec.method == method and spec.name == name
     assert spec.resolve(spec.data.train).name == "train.jsonl"
-    assert [p.name for p in map(spec.resolve, spec.data.leakage_suites)] == ["suites"]
+    # the packaged reference suite: the same in a checkout and installed from a wheel
+    assert spec.leakage_paths() == [packaged_suite("reference")]
+
+
+def test_leakage_suites_use_the_suite_rule_and_a_missing_path_is_named(tmp_path: Path, tiny_tokenizer) -> None:  # type: ignore[no-untyped-def]
+    from training.train import prepare_data
+
+    private = tmp_path / "private"
+    private.mkdir()
+    question = {"role": "user", "content": "Name the secret city of the world."}
+    held_out = {"id": "p1", "category": "task", "messages": [question], "answer": "Zorba"}
+    (private / "cases.jsonl").write_text(json.dumps(held_out) + "\n")
+    (private / "test_priv.yml").write_text("suite: priv\ngates:\n  f: {kind: forgetting, cases: cases.jsonl}\n")
+    train = tmp_path / "train.jsonl"
+    rows = [
+        {
+            "messages": [
+                {"role": "user", "content": f"Question {i} about the weather?"},
+                {"role": "assistant", "content": "Sunny."},
+            ]
+        }
+        for i in range(6)
+    ]
+    leak = {
+        "messages": [
+            {"role": "user", "content": "Name the secret city of the world."},
+            {"role": "assistant", "content": "Zorba"},
+        ]
+    }
+    train.write_text("".join(json.dumps(r) + "\n" for r in [*rows, leak]))
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(
+        "base_model: base\nmethod: lora\ndata: {train: train.jsonl, replay_fraction: 0, leakage_suites: [private]}\n"
+    )
+    spec = load_train_spec(recipe)
+    assert spec.leakage_paths() == [private.resolve()]
+    with pytest.raises(DataError, match=r"test_priv|cases.jsonl"):  # the .yml suite's cases are checked
+        prepare_data(spec, tiny_tokenizer)
+
+    recipe.write_text("base_model: base\nmethod: lora\ndata: {train: train.jsonl, leakage_suites: [../../suites]}\n")
+    with pytest.raises(
+        ConfigError, match=r"leakage_suites entry '../../suites' is .* which does not exist: .*suite:reference"
+    ):
+        load_train_spec(recipe).leakage_paths()
+    (tmp_path / "empty").mkdir()
+    recipe.write_text("base_model: base\nmethod: lora\ndata: {train: train.jsonl, leakage_suites: [empty]}\n")
+    with pytest.raises(ConfigError, match=r"holds no gating suite"):
+        load_train_spec(recipe).leakage_paths()
+    recipe.write_text("base_model: base\nmethod: lora\ndata: {train: train.jsonl, leakage_suites: ['suite:nope']}\n")
+    with pytest.raises(ConfigError, match=r"no shipped suite 'nope'.*shipped suites: reference"):
+        load_train_spec(recipe).leakage_paths()
 
 
 def test_recipes_map_onto_peft_bitsandbytes_and_trainer(tmp_path: Path) -> None:
