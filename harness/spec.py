@@ -110,6 +110,8 @@ def _gate(raw: Any, where: str) -> GateSpec:
 
 def __getattr__(name: str) -> Any:
     """The gate spec classes (``from harness.spec import SafetyGate``) now live with their gates; found here too."""
+    if name.startswith("__"):  # the import system probes dunders (__path__): loading the gates then would cycle
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     for kind in registry.kinds():
         if kind.spec.__name__ == name:
             return kind.spec
