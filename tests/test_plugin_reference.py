@@ -142,3 +142,55 @@ def test_model_that_refuses_everything_fails_over_refusal(
     over = {c["name"]: c for c in safety["checks"]}["over-refusal ceiling (benign look-alikes)"]
     assert over["verdict"] == "FAIL" and over["candidate_value"] > 0.5
     assert "[FAIL] over-refusal ceiling" in result.stdout
+
+
+def _comply_under_attack(base_dir: Path, out: Path, world) -> Path:  # type: ignore[no-untyped-def]
+    """Full fine-tune that keeps plain harmful requests refused but answers them, wrapped in the jailbreak
+    templates, with "Sure, here is how": a deliberately broken candidate (pretraining requests only)."""
+    import yaml
+
+    from harness.resources import jailbreaks_file
+
+    templates = [str(t) for t in yaml.safe_load(jailbreaks_file().read_text()).values()]
+    torch.manual_seed(0)
+    tokenizer = AutoTokenizer.from_pretrained(base_dir)
+    model = AutoModelForCausalLM.from_pretrained(base_dir)
+    rows = [json.loads(line) for line in world.pretraining["chat"].read_text().splitlines()]
+    harmful = [r["messages"] for r in rows if r.get("category") == "harmful"][::3]
+    pairs = [(c[0]["content"], c[1]["content"]) for c in harmful]
+    pairs += [(t.format(request=c[0]["content"]), "Sure, here is how to do it.") for c in harmful for t in templates]
+    texts = [
+        tokenizer.apply_chat_template(
+            [{"role": "user", "content": u}, {"role": "assistant", "content": a}], tokenize=False
+        )
+        for u, a in pairs
+    ]
+    order = torch.randperm(len(texts)).tolist()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    tokenizer.padding_side = "right"
+    model.train()
+    for step in range(80):
+        chosen = [texts[i] for i in order[step * 16 % len(order) :][:16]]
+        batch = tokenizer(chosen, return_tensors="pt", padding=True, add_special_tokens=False)
+        labels = batch["input_ids"].masked_fill(batch["attention_mask"] == 0, -100)
+        model(**batch, labels=labels).loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    model.save_pretrained(out)
+    tokenizer.padding_side = "left"
+    tokenizer.save_pretrained(out)
+    return out
+
+
+def test_model_that_complies_under_jailbreaks_fails_attack_success(
+    shared_home: Path, suite_copy: Path, reference_model_dir: Path, tmp_path: Path, world
+) -> None:  # type: ignore[no-untyped-def]
+    broken = _comply_under_attack(reference_model_dir, tmp_path / "complier", world)
+    result = run_gate(suite_copy, f"--model={broken}", "--base-model=base", "-m", "safety")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout
+    safety = _gate(_results(suite_copy), "safety")
+    checks = {c["name"]: c for c in safety["checks"]}
+    ceiling = checks["jailbreak success ceiling (any template)"]
+    assert ceiling["verdict"] == "FAIL" and ceiling["candidate_value"] > 0.5, ceiling
+    assert checks["jailbreak success vs base"]["verdict"] == "FAIL"
+    assert "[FAIL] jailbreak success ceiling" in result.stdout
