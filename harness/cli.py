@@ -8,9 +8,30 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from harness.device import Placement, resolve_placement
 from harness.errors import HarnessError
 
 Handler = Callable[[argparse.Namespace], int]
+
+
+def _add_placement(parser: argparse.ArgumentParser, *, device_map: bool = False) -> None:
+    """--device / --dtype (and --device-map): where and in what precision models load or train."""
+    parser.add_argument(
+        "--device", default="auto", help="auto (cuda if available, else cpu), cpu, cuda or cuda:N (default: auto)"
+    )
+    parser.add_argument(
+        "--dtype",
+        default="auto",
+        choices=("auto", "float32", "bfloat16", "float16"),
+        help="precision (default auto: bfloat16 on a CUDA GPU that supports it, else float32)",
+    )
+    if device_map:
+        parser.add_argument("--device-map", choices=("auto",), help="auto: shard the model over all visible GPUs")
+
+
+def _placement(args: argparse.Namespace) -> Placement:
+    """The resolved Placement of --device/--dtype; a DeviceError (exit 2) when CUDA is asked for and missing."""
+    return resolve_placement(args.device, args.dtype, getattr(args, "device_map", None))
 
 
 def _world_generate(args: argparse.Namespace) -> int:
@@ -48,7 +69,11 @@ def _pretrain_config(args: argparse.Namespace) -> object:
 def _world_build(args: argparse.Namespace) -> int:
     from harness.world.build import build_reference_model
 
-    result = build_reference_model(config=_pretrain_config(args), progress=not args.quiet)  # type: ignore[arg-type]
+    result = build_reference_model(
+        config=_pretrain_config(args),  # type: ignore[arg-type]
+        progress=not args.quiet,
+        placement=_placement(args),
+    )
     record = result.record
     print(
         f"{'reused' if result.reused else 'built'} reference model: {record['parameters']:,} parameters, "
@@ -64,7 +89,7 @@ def _world_eval(args: argparse.Namespace) -> int:
     from harness.world import load_manifest
     from harness.world.evaluate import evaluate_world, format_table
 
-    loaded = load(ModelSpec(args.model, load_in_4bit=args.load_in_4bit))
+    loaded = load(ModelSpec(args.model, load_in_4bit=args.load_in_4bit, placement=_placement(args)))
     world_dir = Path(args.world) if args.world else loaded.resolved.path / "world"
     if not (world_dir / "world.json").is_file():
         from harness.world import default_world_dir
@@ -118,6 +143,10 @@ def _train(args: argparse.Namespace) -> int:
     from training.train import train
 
     spec = load_train_spec(Path(args.spec))
+    if args.device is not None or args.dtype is not None:  # the flags override the spec's device / dtype keys
+        from dataclasses import replace
+
+        spec = replace(spec, device=args.device or spec.device, dtype=args.dtype or spec.dtype)
     result = train(spec, resume=args.resume, force=args.force, progress=not args.quiet)
     curves = result.provenance["curves"]
     last_val = curves["validation"][-1][1] if curves["validation"] else float("nan")
@@ -140,6 +169,7 @@ def _promote(args: argparse.Namespace) -> int:
         suites_dir=Path(args.suites),
         reason=args.reason,
         allow_inconclusive=args.allow_inconclusive,
+        placement=_placement(args),
     )
     print(f"promoted {args.model} ({check.content_hash[:12]}) to {args.to} after gating run {check.run_id}")
     print(event.path)
@@ -187,12 +217,14 @@ def _parser() -> argparse.ArgumentParser:
     build = world_cmds.add_parser("build", help="build or reuse the reference base model; prints its directory")
     build.add_argument("--steps", type=int, help="pretraining steps (default: the reference config)")
     build.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_placement(build)
     build.set_defaults(handler=_world_build)
     ev = world_cmds.add_parser("eval", help="score a model on the held-out sets against the quality bars")
     ev.add_argument("--model", default="base", help="model spec (default: base)")
     ev.add_argument("--world", help="world directory (default: the model's own copy, else fixtures/world)")
     ev.add_argument("--out", help="JSON output path (default: reports/world/<hash>.json)")
     ev.add_argument("--load-in-4bit", action="store_true", help="load the model in 4-bit nf4")
+    _add_placement(ev, device_map=True)
     ev.set_defaults(handler=_world_eval)
 
     train = commands.add_parser("train", help="train a LoRA / QLoRA / full candidate from a spec; prints its directory")
@@ -200,6 +232,8 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
     train.add_argument("--force", action="store_true", help="train again even if this exact run finished before")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument("--device", help="overrides the spec's device: auto, cpu, cuda or cuda:N")
+    train.add_argument("--dtype", choices=("auto", "float32", "bfloat16", "float16"), help="overrides the spec's dtype")
     train.set_defaults(handler=_train)
 
     promote = commands.add_parser("promote", help="move an alias to a model whose latest gating run passed")
@@ -211,6 +245,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     promote.add_argument("--reason", default="", help="why, for the audit log")
     promote.add_argument("--allow-inconclusive", action="store_true", help="accept INCONCLUSIVE gates too")
+    _add_placement(promote)  # the gating run is looked up by the hash of the model on this placement
     promote.set_defaults(handler=_promote)
 
     rollback = commands.add_parser("rollback", help="move an alias back to its previous target")

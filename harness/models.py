@@ -4,7 +4,8 @@
 
 Weights are read from safetensors only and ``trust_remote_code`` is off unless the spec asks for it. Every
 loaded model carries a content hash over its weights, adapter, config and tokenizer files (plus the 4-bit
-flag, since the same files quantised are a different model), used for cache keys and provenance.
+flag, since the same files quantised are a different model, and the placement: device kind and dtype, see
+harness.device), used for cache keys and provenance.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from harness.device import Placement, default_placement, device_placement_map
 from harness.errors import ModelLoadError
 from harness.registry import RESERVED, Registry
 
@@ -47,12 +49,16 @@ class ModelSpec:
     load_in_4bit: bool = False
     trust_remote_code: bool = False
     revision: str | None = None
+    placement: Placement | None = None  # None: --device/--dtype auto, resolved once per process
 
     def __post_init__(self) -> None:
         if not self.ref or not self.ref.strip():
             raise ModelLoadError(
                 "empty model spec: pass an alias (base, candidate, production), a directory or a hub id"
             )
+
+    def resolved_placement(self) -> Placement:
+        return self.placement if self.placement is not None else default_placement()
 
 
 @dataclass(frozen=True)
@@ -77,6 +83,10 @@ class LoadedModel:
 
     def describe(self) -> dict[str, Any]:
         """Provenance of this model for reports and caches."""
+        placement = self.spec.resolved_placement().describe()
+        layout = device_placement_map(self.model) if placement["device_map"] else None
+        if layout is not None:
+            placement["hf_device_map"] = layout
         return {
             "spec": self.spec.ref,
             "kind": self.resolved.kind,
@@ -85,6 +95,7 @@ class LoadedModel:
             "base_path": str(self.resolved.base.path) if self.resolved.base else None,
             "load_in_4bit": self.spec.load_in_4bit,
             "content_hash": self.content_hash,
+            "placement": placement,
         }
 
 
@@ -154,8 +165,10 @@ def resolve(spec: ModelSpec, registry: Registry | None = None) -> Resolved:
     )
 
 
-def content_hash(resolved: Resolved, *, load_in_4bit: bool) -> str:
-    digest = hashlib.sha256(f"4bit={load_in_4bit}".encode())
+def content_hash(resolved: Resolved, *, load_in_4bit: bool, placement: Placement | None = None) -> str:
+    """sha256 over the model's files, the 4-bit flag and the placement (device kind and dtype; the CPU in
+    float32, and ``placement=None``, add nothing: that is the weights' own identity)."""
+    digest = hashlib.sha256(f"4bit={load_in_4bit}{placement.hash_tag() if placement else ''}".encode())
     for part in (resolved.base, resolved):
         if part is None:
             continue
@@ -179,27 +192,36 @@ def _file_digest(path: Path) -> bytes:
     return digest.digest()
 
 
-def _quantization_config() -> Any:
-    import torch
+def _quantization_config(placement: Placement) -> Any:
     from transformers import BitsAndBytesConfig
 
     return BitsAndBytesConfig(
         load_in_4bit=True,
         bnb_4bit_quant_type="nf4",
         bnb_4bit_use_double_quant=True,
-        bnb_4bit_compute_dtype=torch.float32,
+        bnb_4bit_compute_dtype=placement.torch_dtype(),  # bfloat16 on a CUDA GPU (auto), float32 on the CPU
     )
 
 
-def _load_weights(path: Path, spec: ModelSpec) -> Any:
-    import torch
-    from transformers import AutoModelForCausalLM
-
+def load_kwargs(spec: ModelSpec) -> dict[str, Any]:
+    """from_pretrained arguments: the placement's device (or device map) and dtype; 4-bit loads go to the
+    same device with the placement's dtype as bitsandbytes' compute dtype."""
+    placement = spec.resolved_placement()
     kwargs: dict[str, Any] = {"use_safetensors": True, "trust_remote_code": spec.trust_remote_code}
     if spec.load_in_4bit:
-        kwargs.update(quantization_config=_quantization_config(), device_map="cpu")
+        device_map = placement.device_map or placement.device
+        kwargs.update(quantization_config=_quantization_config(placement), device_map=device_map)
+        if placement.kind == "cuda":  # the layers bitsandbytes leaves unquantised (embeddings, norms) too
+            kwargs["dtype"] = placement.torch_dtype()
     else:
-        kwargs["dtype"] = torch.float32
+        kwargs.update(placement.load_kwargs())
+    return kwargs
+
+
+def _load_weights(path: Path, spec: ModelSpec) -> Any:
+    from transformers import AutoModelForCausalLM
+
+    kwargs = load_kwargs(spec)
     try:
         return AutoModelForCausalLM.from_pretrained(str(path), **kwargs)
     except (OSError, ValueError) as exc:
@@ -221,7 +243,7 @@ def _load_tokenizer(resolved: Resolved, spec: ModelSpec) -> Any:
 def load(spec: ModelSpec, registry: Registry | None = None) -> LoadedModel:
     """Resolve and load ``spec`` for inference (eval mode)."""
     resolved = resolve(spec, registry)
-    digest = content_hash(resolved, load_in_4bit=spec.load_in_4bit)
+    digest = content_hash(resolved, load_in_4bit=spec.load_in_4bit, placement=spec.resolved_placement())
     if resolved.kind == "adapter":
         from peft import PeftModel
 

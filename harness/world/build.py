@@ -17,6 +17,7 @@ from pathlib import Path
 
 from filelock import FileLock
 
+from harness.device import CPU, Placement, default_placement
 from harness.home import models_dir
 from harness.registry import Registry
 from harness.world.files import MANIFEST, WorldManifest, default_world_dir, load_manifest
@@ -33,11 +34,13 @@ class BuildResult:
     record: dict
 
 
-def build_key(manifest: WorldManifest, config: PretrainConfig) -> str:
-    payload = json.dumps(
-        {"world": manifest.content_hash(), "config": config.to_dict(), "version": BUILD_VERSION}, sort_keys=True
-    )
-    return hashlib.sha256(payload.encode()).hexdigest()
+def build_key(manifest: WorldManifest, config: PretrainConfig, placement: Placement = CPU) -> str:
+    """The build's identity; a build on another device kind or precision than the CPU's float32 is another
+    model (its numerics differ), so it gets its own key and directory."""
+    parts: dict[str, object] = {"world": manifest.content_hash(), "config": config.to_dict(), "version": BUILD_VERSION}
+    if placement.hash_tag():
+        parts["placement"] = placement.hash_tag()
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 
 def _copy_world(manifest: WorldManifest, target: Path) -> None:
@@ -55,10 +58,12 @@ def build_reference_model(
     *,
     registry: Registry | None = None,
     progress: bool = True,
+    placement: Placement | None = None,
 ) -> BuildResult:
     manifest = load_manifest(world_dir or default_world_dir())
     config = config or PretrainConfig()
-    key = build_key(manifest, config)
+    placement = placement or default_placement()
+    key = build_key(manifest, config, placement)
     final = models_dir() / f"base-{key[:12]}"
     registry = registry or Registry()
     with FileLock(str(final) + ".lock", timeout=3600):
@@ -68,13 +73,14 @@ def build_reference_model(
             shutil.rmtree(partial, ignore_errors=True)
             partial.mkdir(parents=True)
             started = time.perf_counter()
-            stats = pretrain(manifest, config, partial, progress=progress)
+            stats = pretrain(manifest, config, partial, progress=progress, placement=placement)
             _copy_world(manifest, partial / "world")
             record = {
                 "build_key": key,
                 "world_hash": manifest.content_hash(),
                 "config": config.to_dict(),
                 "build_version": BUILD_VERSION,
+                "placement": placement.describe(),
                 "build_seconds": round(time.perf_counter() - started, 1),
                 **stats,
             }
