@@ -76,8 +76,7 @@ def test_content_hash_includes_device_kind_and_dtype(tiny_model_dir: Path) -> No
     }
     assert len(hashes) == 4, "a bfloat16 or GPU run never shares a cache key with a float32 CPU run"
     same_kind = {
-        content_hash(resolved, load_in_4bit=False, placement=Placement(dev, "bfloat16"))
-        for dev in ("cuda", "cuda:1")
+        content_hash(resolved, load_in_4bit=False, placement=Placement(dev, "bfloat16")) for dev in ("cuda", "cuda:1")
     }
     assert len(same_kind) == 1, "which GPU does not change the numerics"
     sharded = Placement("cuda", "bfloat16", "auto")
