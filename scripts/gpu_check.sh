@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole loop on a CUDA GPU, offline, in one go (about 6-8 minutes on one H200):
 #   install (carried wheels in .whl/ from scripts/gpu_wheels.sh, then the project) -> build the reference model
-#   -> train the lora and qlora recipes -> gate both (pytest suites/ --device=cuda) -> device figures
+#   -> train the lora, qlora and reckless recipes -> gate them (pytest suites/ --device=cuda) -> device figures
 #   (scripts/gpu_bench.py) -> one compact table. Everything is also written to $OUT when it is set.
 #
 #   bash scripts/gpu_check.sh                       # on the GPU machine
@@ -172,7 +172,7 @@ summary() {
 import json, sys
 from pathlib import Path
 work = Path(sys.argv[1])
-for alias in ("candidate", "candidate-qlora"):
+for alias in ("candidate", "candidate-qlora", "candidate-reckless"):
     path = work / f"results-{alias}.json"
     if not path.is_file():
         print(f"{alias}: no results")
@@ -202,9 +202,11 @@ mkdir -p "$WORK/suites" && cp suites/*.yaml "$WORK/suites/"
 step "build reference model" build
 step "train lora" train lora
 step "train qlora" train qlora
+step "train reckless" train reckless
 step "record baselines (base)" gate base --update-baselines
 ALLOW_FAIL=1 step "gate lora" gate candidate
 ALLOW_FAIL=1 step "gate qlora" gate candidate-qlora
+ALLOW_FAIL=1 step "gate reckless" gate candidate-reckless
 ALLOW_FAIL=1 step "bench" bench
 
 echo
