@@ -8,9 +8,30 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from harness.device import Placement, resolve_placement
 from harness.errors import HarnessError
 
 Handler = Callable[[argparse.Namespace], int]
+
+
+def _add_placement(parser: argparse.ArgumentParser, *, device_map: bool = False) -> None:
+    """--device / --dtype (and --device-map): where and in what precision models load or train."""
+    parser.add_argument(
+        "--device", default="auto", help="auto (cuda if available, else cpu), cpu, cuda or cuda:N (default: auto)"
+    )
+    parser.add_argument(
+        "--dtype",
+        default="auto",
+        choices=("auto", "float32", "bfloat16", "float16"),
+        help="precision (default auto: bfloat16 on a CUDA GPU that supports it, else float32)",
+    )
+    if device_map:
+        parser.add_argument("--device-map", choices=("auto",), help="auto: shard the model over all visible GPUs")
+
+
+def _placement(args: argparse.Namespace) -> Placement:
+    """The resolved Placement of --device/--dtype; a DeviceError (exit 2) when CUDA is asked for and missing."""
+    return resolve_placement(args.device, args.dtype, getattr(args, "device_map", None))
 
 
 def _world_generate(args: argparse.Namespace) -> int:
@@ -48,6 +69,7 @@ def _world_build(args: argparse.Namespace) -> int:
         config=config,
         progress=not args.quiet,
         from_scratch=args.from_scratch or args.ship,
+        placement=_placement(args),
     )
     record = result.record
     how = "reused" if result.reused else "pretrained" if result.model_dir.name.endswith("-scratch") else "installed"
@@ -68,7 +90,7 @@ def _world_eval(args: argparse.Namespace) -> int:
     from harness.world import load_manifest
     from harness.world.evaluate import evaluate_world, format_table
 
-    loaded = load(ModelSpec(args.model, load_in_4bit=args.load_in_4bit))
+    loaded = load(ModelSpec(args.model, load_in_4bit=args.load_in_4bit, placement=_placement(args)))
     world_dir = Path(args.world) if args.world else loaded.resolved.path / "world"
     if not (world_dir / "world.json").is_file():
         from harness.world import default_world_dir
@@ -133,16 +155,18 @@ def _registry_repair(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
     from training import api
 
     spec = api.load_train_spec(Path(args.spec))
     if args.seed is not None or args.register_as:
-        from dataclasses import replace
-
         seed = spec.training.seed if args.seed is None else args.seed
         spec = replace(
             spec, training=replace(spec.training, seed=seed), register_as=args.register_as or spec.register_as
         )
+    if args.device is not None or args.dtype is not None:  # the flags override the spec's device / dtype keys
+        spec = replace(spec, device=args.device or spec.device, dtype=args.dtype or spec.dtype)
     result = api.train(spec, resume=args.resume, force=args.force, progress=not args.quiet)
     curves = result.provenance["curves"]
     last_val = curves["validation"][-1][1] if curves["validation"] else float("nan")
@@ -165,6 +189,7 @@ def _promote(args: argparse.Namespace) -> int:
         suites_dir=Path(args.suites),
         reason=args.reason,
         allow_inconclusive=args.allow_inconclusive,
+        placement=_placement(args),
     )
     print(f"promoted {args.model} ({check.content_hash[:12]}) to {args.to} after gating run {check.run_id}")
     print(event.path)
@@ -237,12 +262,14 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument(
         "--ship", action="store_true", help="pretrain from scratch and copy the result into the package data"
     )
+    _add_placement(build)
     build.set_defaults(handler=_world_build)
     ev = world_cmds.add_parser("eval", help="score a model on the held-out sets against the quality bars")
     ev.add_argument("--model", default="base", help="model spec (default: base)")
     ev.add_argument("--world", help="world directory (default: the model's own copy, else the packaged world)")
     ev.add_argument("--out", help="JSON output path (default: reports/world/<hash>.json)")
     ev.add_argument("--load-in-4bit", action="store_true", help="load the model in 4-bit nf4")
+    _add_placement(ev, device_map=True)
     ev.set_defaults(handler=_world_eval)
 
     train = commands.add_parser("train", help="train a LoRA / QLoRA / full candidate from a spec; prints its directory")
@@ -252,6 +279,8 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.add_argument("--seed", type=int, help="override the spec's training seed (a different candidate)")
     train.add_argument("--register-as", help="register the candidate under this alias instead of the spec's")
+    train.add_argument("--device", help="overrides the spec's device: auto, cpu, cuda or cuda:N")
+    train.add_argument("--dtype", choices=("auto", "float32", "bfloat16", "float16"), help="overrides the spec's dtype")
     train.set_defaults(handler=_train)
 
     promote = commands.add_parser("promote", help="move an alias to a model whose latest gating run passed")
@@ -263,6 +292,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     promote.add_argument("--reason", default="", help="why, for the audit log")
     promote.add_argument("--allow-inconclusive", action="store_true", help="accept INCONCLUSIVE gates too")
+    _add_placement(promote)  # the gating run is looked up by the hash of the model on this placement
     promote.set_defaults(handler=_promote)
 
     rollback = commands.add_parser("rollback", help="move an alias back to its previous target")

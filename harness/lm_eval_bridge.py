@@ -114,9 +114,11 @@ def run_tasks(
 def _wrap(loaded: LoadedModel, batch_size: int) -> Any:
     """HFLM around the loaded model and tokenizer as they are.
 
-    HFLM takes any non-str ``pretrained`` as the model: it reads ``.device`` and ``.config`` from it and only
-    calls forward/generate, which a PeftModel forwards to its base and a 4-bit model serves on its own
-    device, so neither needs unwrapping or moving. Log-softmax runs in float32 so half-precision models
+    HFLM takes any non-str ``pretrained`` as the model: it reads ``.device`` and ``.config`` from it (its own
+    ``device`` argument applies to model names only) and puts every input tensor on that device, so a model
+    loaded on a GPU is evaluated there. It only calls forward/generate, which a PeftModel forwards to its base,
+    a 4-bit model serves on its own device and a sharded model's accelerate hooks route between its GPUs, so
+    none needs unwrapping or moving. Log-softmax runs in float32 so half-precision models
     still rank close options reliably.
     """
     from lm_eval.models.huggingface import HFLM

@@ -4,9 +4,10 @@
 
 Weights are read from safetensors only and ``trust_remote_code`` is off unless the spec asks for it. Every
 loaded model carries a content hash over its weights, adapter, config and tokenizer files (plus the 4-bit
-flag, since the same files quantised are a different model), used for cache keys and provenance. JSON files
-are hashed normalised (canonical JSON, set-valued lists sorted, paths and loader flags dropped), so the same
-weights saved on two machines or by two runs get the same hash.
+flag, since the same files quantised are a different model, and the placement: device kind and dtype, see
+harness.device), used for cache keys and provenance. JSON files are hashed normalised (canonical JSON,
+set-valued lists sorted, paths and loader flags dropped), so the same weights saved on two machines or by two
+runs get the same hash.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any, Literal
 
 from safetensors import SafetensorError
 
+from harness.device import Placement, default_placement, device_placement_map
 from harness.errors import ModelLoadError
 from harness.registry import RESERVED, Registry
 from harness.threads import configure as configure_threads
@@ -58,12 +60,16 @@ class ModelSpec:
     load_in_4bit: bool = False
     trust_remote_code: bool = False
     revision: str | None = None
+    placement: Placement | None = None  # None: --device/--dtype auto, resolved once per process
 
     def __post_init__(self) -> None:
         if not self.ref or not self.ref.strip():
             raise ModelLoadError(
                 "empty model spec: pass an alias (base, candidate, production), a directory or a hub id"
             )
+
+    def resolved_placement(self) -> Placement:
+        return self.placement if self.placement is not None else default_placement()
 
 
 @dataclass(frozen=True)
@@ -87,11 +93,15 @@ class LoadedModel:
         return self.spec.ref
 
     def describe(self) -> dict[str, Any]:
-        return describe(self.spec, self.resolved, self.content_hash)
+        return describe(self.spec, self.resolved, self.content_hash, self.model)
 
 
-def describe(spec: ModelSpec, resolved: Resolved, digest: str) -> dict[str, Any]:
-    """Provenance of a model for reports, score tables and caches (loaded or only resolved)."""
+def describe(spec: ModelSpec, resolved: Resolved, digest: str, model: Any = None) -> dict[str, Any]:
+    """Provenance of a model for reports, score tables and caches (loaded, or only resolved: no device map)."""
+    placement = spec.resolved_placement().describe()
+    layout = device_placement_map(model) if model is not None and placement["device_map"] else None
+    if layout is not None:
+        placement["hf_device_map"] = layout
     return {
         "spec": spec.ref,
         "kind": resolved.kind,
@@ -99,6 +109,7 @@ def describe(spec: ModelSpec, resolved: Resolved, digest: str) -> dict[str, Any]
         "base_path": str(resolved.base.path) if resolved.base else None,
         "load_in_4bit": spec.load_in_4bit,
         "content_hash": digest,
+        "placement": placement,
     }
 
 
@@ -191,8 +202,10 @@ def resolve(spec: ModelSpec, registry: Registry | None = None) -> Resolved:
     )
 
 
-def content_hash(resolved: Resolved, *, load_in_4bit: bool) -> str:
-    digest = hashlib.sha256(f"4bit={load_in_4bit}".encode())
+def content_hash(resolved: Resolved, *, load_in_4bit: bool, placement: Placement | None = None) -> str:
+    """sha256 over the model's files, the 4-bit flag and the placement (device kind and dtype; the CPU in
+    float32, and ``placement=None``, add nothing: that is the weights' own identity)."""
+    digest = hashlib.sha256(f"4bit={load_in_4bit}{placement.hash_tag() if placement else ''}".encode())
     for part in (resolved.base, resolved):
         if part is None:
             continue
@@ -239,27 +252,36 @@ def _file_digest(path: Path) -> bytes:
     return digest.digest()
 
 
-def _quantization_config() -> Any:
-    import torch
+def _quantization_config(placement: Placement) -> Any:
     from transformers import BitsAndBytesConfig
 
     return BitsAndBytesConfig(
         load_in_4bit=True,
         bnb_4bit_quant_type="nf4",
         bnb_4bit_use_double_quant=True,
-        bnb_4bit_compute_dtype=torch.float32,
+        bnb_4bit_compute_dtype=placement.torch_dtype(),  # bfloat16 on a CUDA GPU (auto), float32 on the CPU
     )
 
 
-def _load_weights(path: Path, spec: ModelSpec) -> Any:
-    import torch
-    from transformers import AutoModelForCausalLM
-
+def load_kwargs(spec: ModelSpec) -> dict[str, Any]:
+    """from_pretrained arguments: the placement's device (or device map) and dtype; 4-bit loads go to the
+    same device with the placement's dtype as bitsandbytes' compute dtype."""
+    placement = spec.resolved_placement()
     kwargs: dict[str, Any] = {"use_safetensors": True, "trust_remote_code": spec.trust_remote_code}
     if spec.load_in_4bit:
-        kwargs.update(quantization_config=_quantization_config(), device_map="cpu")
+        device_map = placement.device_map or placement.device
+        kwargs.update(quantization_config=_quantization_config(placement), device_map=device_map)
+        if placement.kind == "cuda":  # the layers bitsandbytes leaves unquantised (embeddings, norms) too
+            kwargs["dtype"] = placement.torch_dtype()
     else:
-        kwargs["dtype"] = torch.float32
+        kwargs.update(placement.load_kwargs())
+    return kwargs
+
+
+def _load_weights(path: Path, spec: ModelSpec) -> Any:
+    from transformers import AutoModelForCausalLM
+
+    kwargs = load_kwargs(spec)
     try:
         return AutoModelForCausalLM.from_pretrained(str(path), **kwargs)
     except (OSError, ValueError, SafetensorError) as exc:
@@ -290,7 +312,7 @@ def _first_cause(exc: BaseException) -> str:
 def load(spec: ModelSpec, registry: Registry | None = None) -> LoadedModel:
     """Resolve and load ``spec`` for inference (eval mode)."""
     resolved = resolve(spec, registry)
-    digest = content_hash(resolved, load_in_4bit=spec.load_in_4bit)
+    digest = content_hash(resolved, load_in_4bit=spec.load_in_4bit, placement=spec.resolved_placement())
     if resolved.kind == "adapter":
         from peft import PeftModel
 

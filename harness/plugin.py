@@ -39,6 +39,36 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="gating suites collected whatever their content: YAML files, or directories whose test_*.yaml / "
         "test_*.yml files are suites (elsewhere only test_*.y(a)ml files with a top-level gates: key are)",
     )
+    group.addoption(
+        "--device",
+        default="auto",
+        type=_device_option,
+        help="where models run: auto (cuda if available, else cpu), cpu, cuda or cuda:N (default: auto)",
+    )
+    group.addoption(
+        "--dtype",
+        default="auto",
+        choices=("auto", "float32", "bfloat16", "float16"),
+        help="model precision (default auto: bfloat16 on a CUDA GPU that supports it, else float32)",
+    )
+    group.addoption(
+        "--device-map",
+        choices=("auto",),
+        help="auto: shard each model over all visible GPUs (accelerate); the placement is recorded",
+    )
+
+
+def _device_option(value: str) -> str:
+    import argparse
+
+    from harness.device import check_request
+    from harness.errors import ConfigError
+
+    try:
+        check_request(device=value)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return value
 
 
 def pytest_configure(config: pytest.Config) -> None:

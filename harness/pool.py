@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.device import Placement
 from harness.errors import ConfigError
 from harness.models import LoadedModel, ModelSpec, Resolved, content_hash, describe, load, read_json_file, resolve
 from harness.registry import Registry
@@ -26,7 +27,13 @@ class ModelRole:
     note: str | None = None  # how a default was chosen, shown in the report
 
     def describe(self) -> dict[str, Any]:
-        return {"role": self.role, **describe(self.spec, self.resolved, self.content_hash), "note": self.note}
+        return {
+            "role": self.role,
+            **describe(self.spec, self.resolved, self.content_hash),
+            # the files alone, whatever the placement: what training provenance and the registry record
+            "weights_hash": content_hash(self.resolved, load_in_4bit=self.spec.load_in_4bit),
+            "note": self.note,
+        }
 
 
 @dataclass
@@ -67,15 +74,18 @@ def candidate_provenance(path: Path) -> dict[str, Any] | None:
 
 def _role(role: str, spec: ModelSpec, registry: Registry, note: str | None = None) -> ModelRole:
     resolved = resolve(spec, registry)
-    return ModelRole(role, spec, resolved, content_hash(resolved, load_in_4bit=spec.load_in_4bit), note)
+    digest = content_hash(resolved, load_in_4bit=spec.load_in_4bit, placement=spec.resolved_placement())
+    return ModelRole(role, spec, resolved, digest, note)
 
 
-def candidate_role(model: str, *, load_in_4bit: bool | None = None, registry: Registry) -> ModelRole:
+def candidate_role(
+    model: str, *, load_in_4bit: bool | None = None, registry: Registry, placement: Placement | None = None
+) -> ModelRole:
     """The candidate as a gating run sees it: 4-bit when its provenance says it was trained in 4-bit."""
     resolved = resolve(ModelSpec(model), registry)
     provenance = candidate_provenance(resolved.path) or {}
     quantized = bool(provenance.get("load_in_4bit")) if load_in_4bit is None else load_in_4bit
-    return _role("candidate", ModelSpec(model, load_in_4bit=quantized), registry)
+    return _role("candidate", ModelSpec(model, load_in_4bit=quantized, placement=placement), registry)
 
 
 def build_pool(
@@ -85,32 +95,36 @@ def build_pool(
     base_model: str | None = None,
     load_in_4bit: bool | None = None,
     registry: Registry | None = None,
+    placement: Placement | None = None,
 ) -> ModelPool:
-    """Resolve the three roles. Defaults: baseline = production, else base (said in the note); base = what the
-    candidate was trained from (its provenance or adapter config), else the ``base`` alias."""
+    """Resolve the three roles, all on ``placement`` (None: --device/--dtype auto). Defaults: baseline =
+    production, else base (said in the note); base = what the candidate was trained from (its provenance or
+    adapter config), else the ``base`` alias."""
     registry = registry or Registry()
-    candidate = candidate_role(model, load_in_4bit=load_in_4bit, registry=registry)
+    candidate = candidate_role(model, load_in_4bit=load_in_4bit, registry=registry, placement=placement)
+
+    def spec(ref: str) -> ModelSpec:
+        return ModelSpec(ref, placement=placement)
+
     cand_resolved = candidate.resolved
     provenance = candidate_provenance(cand_resolved.path) or {}
     if baseline is not None:
-        base_line = _role("baseline", ModelSpec(baseline), registry, note="given by --baseline")
+        base_line = _role("baseline", spec(baseline), registry, note="given by --baseline")
     elif registry.get("production") is not None:
-        base_line = _role("baseline", ModelSpec("production"), registry, note="default: the production alias")
+        base_line = _role("baseline", spec("production"), registry, note="default: the production alias")
     else:
         base_line = _role(
             "baseline",
-            ModelSpec("base"),
+            spec("base"),
             registry,
             note="no production model is registered, so the baseline falls back to the base model",
         )
     if base_model is not None:
-        base = _role("base", ModelSpec(base_model), registry, note="given by --base-model")
+        base = _role("base", spec(base_model), registry, note="given by --base-model")
     elif provenance.get("base_model", {}).get("path"):
-        base = _role(
-            "base", ModelSpec(provenance["base_model"]["path"]), registry, note="from the candidate's provenance"
-        )
+        base = _role("base", spec(provenance["base_model"]["path"]), registry, note="from the candidate's provenance")
     elif cand_resolved.base is not None:
-        base = _role("base", ModelSpec(str(cand_resolved.base.path)), registry, note="from the adapter's config")
+        base = _role("base", spec(str(cand_resolved.base.path)), registry, note="from the adapter's config")
     else:
-        base = _role("base", ModelSpec("base"), registry, note="default: the base alias")
+        base = _role("base", spec("base"), registry, note="default: the base alias")
     return ModelPool({"candidate": candidate, "baseline": base_line, "base": base}, registry)

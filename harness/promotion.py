@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.device import Placement
 from harness.discovery import suite_paths
 from harness.errors import DataError, RegistryError
 from harness.gates import gate_cases
@@ -83,7 +84,8 @@ def _reference_problems(doc: dict[str, Any], role: ModelRole) -> list[str]:
         if models.get(name, {}).get("content_hash") == role.content_hash
     ]
     trained_from = (candidate_provenance(role.resolved.path) or {}).get("base_model", {}).get("content_hash")
-    gated_base = models.get("base", {}).get("content_hash")
+    gated = models.get("base", {})
+    gated_base = gated.get("weights_hash", gated.get("content_hash"))  # training records the files' own hash
     if trained_from and gated_base != trained_from:
         problems.append(
             f"the run's base model ({str(gated_base)[:12]}) is not the one the candidate was trained from "
@@ -108,10 +110,11 @@ def check_promotion(
     suites_dir: Path,
     allow_inconclusive: bool = False,
     registry: Registry | None = None,
+    placement: Placement | None = None,
 ) -> PromotionCheck:
-    """Whether ``model`` may be promoted: its latest gating run covered every suite under ``suites_dir``,
-    against proper references, and every gate passed."""
-    role = candidate_role(model, registry=registry or Registry())
+    """Whether ``model`` may be promoted: its latest gating run (on ``placement``: a bfloat16 GPU run is not a
+    float32 CPU one) covered every suite under ``suites_dir``, against proper references, and every gate passed."""
+    role = candidate_role(model, registry=registry or Registry(), placement=placement)
     runs = gating_runs(report_dir, role.content_hash)
     if not runs:
         return PromotionCheck(
@@ -146,10 +149,16 @@ def promote(
     reason: str = "",
     allow_inconclusive: bool = False,
     registry: Registry | None = None,
+    placement: Placement | None = None,
 ) -> tuple[Event, PromotionCheck]:
     registry = registry or Registry()
     check = check_promotion(
-        model, report_dir, suites_dir=suites_dir, allow_inconclusive=allow_inconclusive, registry=registry
+        model,
+        report_dir,
+        suites_dir=suites_dir,
+        allow_inconclusive=allow_inconclusive,
+        registry=registry,
+        placement=placement,
     )
     if not check.allowed:
         listed = "\n  - ".join(check.problems)

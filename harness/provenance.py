@@ -10,6 +10,8 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+from harness.device import gpu_names
+
 PACKAGES = (
     "gate-harness",
     "torch",
@@ -60,4 +62,5 @@ def environment() -> dict[str, Any]:
         "git_commit": git_commit(),
         "python": sys.version.split()[0],
         "platform": platform.platform(),
+        "gpus": gpu_names(),
     }

@@ -16,6 +16,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from harness.cases import Case, Message
+from harness.device import model_device
 from harness.errors import ConfigError
 from harness.models import LoadedModel
 
@@ -60,6 +61,7 @@ def generate(
     import torch
 
     tokenizer, model = loaded.tokenizer, loaded.model
+    device = model_device(model)
     prompts = [render(tokenizer, case.messages) for case in cases]
     sampling = settings.temperature > 0
     if sampling:
@@ -67,7 +69,7 @@ def generate(
     outputs: list[str] = []
     with tqdm(total=len(prompts), desc=f"{desc} [{loaded.name}]", unit="case", leave=False) as bar:
         for chunk in _batches(prompts, settings.batch_size):
-            enc = tokenizer(list(chunk), return_tensors="pt", padding=True, add_special_tokens=False)
+            enc = tokenizer(list(chunk), return_tensors="pt", padding=True, add_special_tokens=False).to(device)
             with torch.no_grad():
                 out = model.generate(
                     **enc,
@@ -79,7 +81,7 @@ def generate(
                     pad_token_id=tokenizer.pad_token_id,
                     eos_token_id=tokenizer.eos_token_id,
                 )
-            new_tokens = out[:, enc["input_ids"].shape[1] :]
+            new_tokens = out[:, enc["input_ids"].shape[1] :].cpu()
             outputs += [text.strip() for text in tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]
             bar.update(len(chunk))
     return outputs
@@ -95,6 +97,7 @@ def loglikelihood(
     import torch
 
     tokenizer, model = loaded.tokenizer, loaded.model
+    device = model_device(model)
     rows: list[tuple[list[int], int]] = []  # (full token ids, number of continuation tokens)
     for messages, continuation in requests:
         context = tokenizer(render(tokenizer, messages), add_special_tokens=False)["input_ids"]
@@ -114,10 +117,11 @@ def loglikelihood(
                 mask[i, width - len(row) :] = 1
             # Explicit positions so left padding is harmless for absolute position embeddings too.
             positions = (mask.cumsum(-1) - 1).clamp(min=0)
+            ids, mask, positions = ids.to(device), mask.to(device), positions.to(device)
             with torch.no_grad():
                 logits = model(input_ids=ids, attention_mask=mask, position_ids=positions).logits.float()
-            logprobs = torch.log_softmax(logits[:, :-1], dim=-1)
-            gathered = logprobs.gather(-1, ids[:, 1:].unsqueeze(-1)).squeeze(-1)
+                logprobs = torch.log_softmax(logits[:, :-1], dim=-1)
+                gathered = logprobs.gather(-1, ids[:, 1:].unsqueeze(-1)).squeeze(-1).cpu()
             for i, (_, n_target) in enumerate(chunk):
                 scores.append(float(gathered[i, -n_target:].sum()))
             bar.update(len(chunk))

@@ -26,6 +26,9 @@ class Options:
     inconclusive_fails: bool
     load_in_4bit: bool | None
     seed: int
+    device: str = "auto"
+    dtype: str = "auto"
+    device_map: str | None = None
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> Options:
@@ -38,6 +41,9 @@ class Options:
             inconclusive_fails=config.getoption("--inconclusive") == "fail",
             load_in_4bit=True if config.getoption("--load-in-4bit") else None,
             seed=int(config.getoption("--gate-seed")),
+            device=str(config.getoption("--device")),
+            dtype=str(config.getoption("--dtype")),
+            device_map=config.getoption("--device-map"),
         )
 
 
@@ -62,16 +68,20 @@ class RunState:
         """The RunContext of this process: models resolved (not loaded) and the result cache."""
         if self._context is None:
             from harness.cache import ResultCache
+            from harness.device import resolve_placement
             from harness.gates.context import RunContext
             from harness.pool import build_pool
 
             if not self.options.model:
                 raise HarnessError("no --model given")
+            # CUDA asked for where there is none is a usage error (DeviceError), before any model is resolved
+            placement = resolve_placement(self.options.device, self.options.dtype, self.options.device_map)
             pool = build_pool(
                 self.options.model,
                 baseline=self.options.baseline,
                 base_model=self.options.base_model,
                 load_in_4bit=self.options.load_in_4bit,
+                placement=placement,
             )
             self._context = RunContext(
                 pool,

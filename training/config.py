@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from harness.device import Placement, check_request, resolve_placement
 from harness.errors import ConfigError, RegistryError
 from harness.registry import check_alias
 from harness.world import default_world_dir, load_manifest
@@ -88,7 +89,8 @@ class LoraSpec:
 class QuantizationSpec:
     quant_type: Literal["nf4", "fp4"] = "nf4"
     double_quant: bool = True
-    compute_dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+    # auto: the placement's dtype (bfloat16 on a CUDA GPU that supports it, float32 on the CPU)
+    compute_dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
 
 
 @dataclass(frozen=True)
@@ -144,8 +146,14 @@ class TrainSpec:
     training: OptimSpec = field(default_factory=OptimSpec)
     register_as: str = "candidate"
     description: str = ""
+    device: str = "auto"  # auto (cuda if available, else cpu), cpu, cuda or cuda:N
+    dtype: str = "auto"  # auto (bfloat16 on a CUDA GPU that supports it, else float32), float32, bfloat16, float16
 
     def __post_init__(self) -> None:
+        try:
+            check_request(self.device, self.dtype)
+        except ConfigError as exc:
+            raise ConfigError(f"{exc} (the spec's device / dtype keys)") from None
         # the name becomes a directory under $HARNESS_HOME/candidates; the alias is checked before, not after,
         # a training run
         if not self.name or not all(ch.isalnum() or ch in "-_." for ch in self.name) or self.name.startswith("."):
@@ -212,6 +220,20 @@ class TrainSpec:
         world = load_manifest(default_world_dir()).content_hash() if self.data.replay_fraction > 0 else None
         return f"{paths_hash(paths)}:{world}"
 
+    def placement(self) -> Placement:
+        """The spec's device and dtype resolved on this machine (a DeviceError when CUDA is asked for and
+        missing). Training keeps float32 weights and uses a half dtype for mixed precision; cuda:N for N > 0 is
+        chosen with CUDA_VISIBLE_DEVICES, as the Trainer trains on the first visible GPU."""
+        placement = resolve_placement(self.device, self.dtype)
+        if placement.device not in ("cpu", "cuda", "cuda:0"):
+            raise ConfigError(
+                f"device={self.device!r}: training runs on the first visible GPU; pick another one with "
+                f"CUDA_VISIBLE_DEVICES={placement.device.split(':')[1]} and device: cuda"
+            )
+        if placement.kind == "cpu" and placement.dtype == "float16":
+            raise ConfigError("dtype=float16 mixed precision needs a CUDA GPU: use float32 or bfloat16 on the CPU")
+        return placement
+
     def with_max_steps(self, steps: int) -> TrainSpec:
         from dataclasses import replace
 
@@ -251,28 +273,56 @@ def lora_config(spec: TrainSpec) -> Any:
     )
 
 
-def bnb_config(spec: TrainSpec) -> Any:
+def compute_dtype(spec: TrainSpec, placement: Placement) -> str:
+    """QLoRA's compute dtype: the spec's, or with ``auto`` the placement's (bfloat16 on CUDA, float32 on CPU)."""
+    return placement.dtype if spec.quantization.compute_dtype == "auto" else spec.quantization.compute_dtype
+
+
+def bnb_config(spec: TrainSpec, placement: Placement | None = None) -> Any:
     import torch
     from transformers import BitsAndBytesConfig
 
+    placement = placement or spec.placement()
     return BitsAndBytesConfig(
         load_in_4bit=True,
         bnb_4bit_quant_type=spec.quantization.quant_type,
         bnb_4bit_use_double_quant=spec.quantization.double_quant,
-        bnb_4bit_compute_dtype=getattr(torch, spec.quantization.compute_dtype),
+        bnb_4bit_compute_dtype=getattr(torch, compute_dtype(spec, placement)),
     )
 
 
-def training_arguments(spec: TrainSpec, output_dir: Path, *, progress: bool = True) -> Any:
+def precision_arguments(placement: Placement) -> dict[str, Any]:
+    """TrainingArguments for the placement: ``use_cpu`` only on the CPU; bfloat16 (or float16) mixed precision
+    when the placement's dtype asks for it (float32 weights, half-precision compute)."""
+    return {
+        "use_cpu": placement.kind == "cpu",
+        "bf16": placement.dtype == "bfloat16",
+        "fp16": placement.dtype == "float16",
+    }
+
+
+def training_arguments(
+    spec: TrainSpec, output_dir: Path, *, progress: bool = True, placement: Placement | None = None
+) -> Any:
     from transformers import TrainingArguments
 
+    return TrainingArguments(**training_kwargs(spec, output_dir, progress=progress, placement=placement))
+
+
+def training_kwargs(
+    spec: TrainSpec, output_dir: Path, *, progress: bool = True, placement: Placement | None = None
+) -> dict[str, Any]:
+    """The TrainingArguments of ``spec`` on ``placement`` (default: the spec's, resolved here), as keywords."""
+    from transformers import TrainingArguments
+
+    placement = placement or spec.placement()
     opt = spec.training
     early = opt.early_stopping is not None
     # transformers renamed the option late in 5.x; the old name still works there but warns.
     fields = getattr(TrainingArguments, "__dataclass_fields__", {})
     renamed = "activation_checkpointing" if "activation_checkpointing" in fields else "gradient_checkpointing"
     checkpointing: dict[str, Any] = {renamed: opt.gradient_checkpointing}
-    return TrainingArguments(
+    return dict(
         output_dir=str(output_dir),
         num_train_epochs=opt.epochs,
         max_steps=opt.max_steps or -1,
@@ -295,7 +345,7 @@ def training_arguments(spec: TrainSpec, output_dir: Path, *, progress: bool = Tr
         greater_is_better=False if early else None,
         logging_steps=max(1, opt.eval_every // 5),
         report_to=[],
-        use_cpu=True,
+        **precision_arguments(placement),
         seed=opt.seed,
         data_seed=opt.seed,
         disable_tqdm=not progress,

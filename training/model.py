@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from harness.device import Placement
 from harness.threads import configure as configure_threads
 from training.config import TrainSpec, bnb_config, lora_config
 
@@ -28,25 +29,40 @@ def keep_4bit_layers_trainable(model: Any) -> int:
     return len(layers)
 
 
-def load_for_training(spec: TrainSpec, base_dir: Path) -> Any:
+def base_dtype(spec: TrainSpec, placement: Placement) -> str:
+    """The dtype the (unquantised) base loads in. LoRA freezes the base, so on a CUDA placement with a half
+    dtype it loads in that dtype (half the memory; peft keeps the adapter in float32); full fine-tuning keeps
+    float32 master weights and gets half-precision compute from the Trainer's mixed precision."""
+    return placement.dtype if spec.method == "lora" and placement.kind == "cuda" else "float32"
+
+
+def load_for_training(spec: TrainSpec, base_dir: Path, placement: Placement | None = None) -> Any:
     import torch
     from peft import get_peft_model, prepare_model_for_kbit_training
     from transformers import AutoModelForCausalLM
 
+    placement = placement or spec.placement()
     torch.manual_seed(spec.training.seed)
     if spec.method == "qlora":
         model = AutoModelForCausalLM.from_pretrained(
-            str(base_dir), quantization_config=bnb_config(spec), device_map="cpu", use_safetensors=True
+            str(base_dir),
+            quantization_config=bnb_config(spec, placement),
+            device_map=placement.device,  # bitsandbytes quantises on the device: its CUDA kernels on a GPU
+            use_safetensors=True,
         )
-        keep_4bit_layers_trainable(model)
+        if placement.kind == "cpu":  # the repacking below is bitsandbytes' CPU inference path only
+            keep_4bit_layers_trainable(model)
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=spec.training.gradient_checkpointing)
     else:
-        model = AutoModelForCausalLM.from_pretrained(str(base_dir), dtype=torch.float32, use_safetensors=True)
+        dtype = getattr(torch, base_dtype(spec, placement))
+        model = AutoModelForCausalLM.from_pretrained(str(base_dir), dtype=dtype, use_safetensors=True)
         if spec.training.gradient_checkpointing:
             model.gradient_checkpointing_enable()
     configure_threads(model)
     if spec.method in ("lora", "qlora"):
         model = get_peft_model(model, lora_config(spec))
+        if spec.training.gradient_checkpointing and spec.method == "lora":
+            model.enable_input_require_grads()  # checkpointed blocks over a frozen base still pass gradients
     return model
 
 

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.device import CPU, Placement
 from harness.errors import ConfigError
 from harness.threads import configure as configure_threads
 from harness.world.files import WorldManifest
@@ -92,9 +93,19 @@ def _model(config: PretrainConfig, tokenizer: Any) -> Any:
     return LlamaForCausalLM(llama)
 
 
-def pretrain(manifest: WorldManifest, config: PretrainConfig, out_dir: Path, *, progress: bool = True) -> dict:
-    """Train tokenizer and model on the world's corpus and save both to ``out_dir``; returns training stats."""
+def pretrain(
+    manifest: WorldManifest,
+    config: PretrainConfig,
+    out_dir: Path,
+    *,
+    progress: bool = True,
+    placement: Placement = CPU,
+) -> dict:
+    """Train tokenizer and model on the world's corpus and save both to ``out_dir``; returns training stats.
+    On a CUDA placement the Trainer runs there, in mixed precision when the placement's dtype is a half one."""
     from transformers import DataCollatorForSeq2Seq, Trainer, TrainingArguments, set_seed
+
+    from training.config import precision_arguments
 
     set_seed(config.seed)
     chats, texts = corpus(manifest)
@@ -116,7 +127,7 @@ def pretrain(manifest: WorldManifest, config: PretrainConfig, out_dir: Path, *, 
             logging_steps=max(config.steps // 10, 1),
             save_strategy="no",
             report_to=[],
-            use_cpu=True,
+            **precision_arguments(placement),
             seed=config.seed,
             data_seed=config.seed,
             disable_tqdm=not progress,

@@ -28,7 +28,7 @@ from harness.registry import Registry
 from harness.world import default_world_dir, load_manifest
 from training.config import TrainSpec, training_arguments
 from training.data import Example, PreparedData, encode, load_replay_pool, preflight, prepare
-from training.model import load_for_training, parameter_counts
+from training.model import base_dtype, load_for_training, parameter_counts
 from training.monitor import Monitor, detect_overfitting
 
 
@@ -111,7 +111,8 @@ def run_training(
     tokenizer.padding_side = "right"  # training pads on the right; generation later pads on the left
     train_set = [e.__dict__ for e in encode(data.train, tokenizer, max_length=spec.data.max_length)]
     eval_set = [e.__dict__ for e in encode(data.validation, tokenizer, max_length=spec.data.max_length)]
-    model = load_for_training(spec, base.path)
+    placement = spec.placement()
+    model = load_for_training(spec, base.path, placement)
     trainable, total = parameter_counts(model)
     config = model.config
     check = preflight(
@@ -124,7 +125,7 @@ def run_training(
         hidden_size=config.hidden_size,
         num_layers=config.num_hidden_layers,
         gradient_checkpointing=spec.training.gradient_checkpointing,
-        load_dtype_bytes=4.0,
+        load_dtype_bytes=2.0 if base_dtype(spec, placement) != "float32" else 4.0,
     )
     log(check.format())
     monitor = Monitor(explosion_factor=spec.training.explosion_factor)
@@ -143,7 +144,7 @@ def run_training(
         log(f"resuming from {resume_from}")
     trainer = Trainer(
         model=model,
-        args=training_arguments(spec, checkpoints, progress=progress),
+        args=training_arguments(spec, checkpoints, progress=progress, placement=placement),
         train_dataset=train_set,
         eval_dataset=eval_set,
         data_collator=DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=-100),
@@ -179,6 +180,7 @@ def _provenance(
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "method": spec.method,
         "load_in_4bit": spec.method == "qlora",
+        "placement": spec.placement().describe(),  # where it trained and in what (mixed) precision
         "base_model": {
             "spec": spec.base_model,
             "path": str(base.path),
@@ -231,6 +233,7 @@ def train(
     from transformers import AutoTokenizer
 
     registry = registry or Registry()
+    spec.placement()  # CUDA asked for where there is none: say so before preparing any data
     base = _base(spec, registry)
     tokenizer = AutoTokenizer.from_pretrained(str(base.path))
     data = prepare_data(spec, tokenizer)
@@ -240,6 +243,7 @@ def train(
         content_hash(base, load_in_4bit=False),
         _data_hash([*data.train, *data.validation]),
         json.dumps(package_versions(TRAINING_PACKAGES), sort_keys=True),  # a new peft or torch trains anew
+        *([tag] if (tag := spec.placement().hash_tag()) else []),  # a GPU / bf16 run is another candidate
     ]
     key = hashlib.sha256(":".join(inputs).encode()).hexdigest()
     out = harness_home() / "candidates" / f"{spec.name}-{key[:12]}"

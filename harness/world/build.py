@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from filelock import FileLock
 
+from harness.device import CPU, Placement, default_placement
 from harness.errors import ConfigError
 from harness.home import models_dir
 from harness.registry import Registry
@@ -68,11 +69,13 @@ class BuildResult:
     record: dict
 
 
-def build_key(manifest: WorldManifest, config: PretrainConfig) -> str:
-    payload = json.dumps(
-        {"world": manifest.content_hash(), "config": config.to_dict(), "version": BUILD_VERSION}, sort_keys=True
-    )
-    return hashlib.sha256(payload.encode()).hexdigest()
+def build_key(manifest: WorldManifest, config: PretrainConfig, placement: Placement = CPU) -> str:
+    """The build's identity; a build on another device kind or precision than the CPU's float32 is another
+    model (its numerics differ), so it gets its own key and directory."""
+    parts: dict[str, object] = {"world": manifest.content_hash(), "config": config.to_dict(), "version": BUILD_VERSION}
+    if placement.hash_tag():
+        parts["placement"] = placement.hash_tag()
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 
 def _copy_world(manifest: WorldManifest, target: Path) -> None:
@@ -91,6 +94,7 @@ def build_reference_model(
     registry: Registry | None = None,
     progress: bool = True,
     from_scratch: bool = False,
+    placement: Placement | None = None,
 ) -> BuildResult:
     """Install the shipped reference weights (or pretrain them with ``from_scratch``, or when nothing shipped
     matches this world and config), register the result as ``base`` and return it."""
@@ -98,9 +102,13 @@ def build_reference_model(
 
     manifest = load_manifest(world_dir or default_world_dir())
     config = config or api.PretrainConfig()
-    key = build_key(manifest, config)
+    placement = placement or default_placement()
+    key = build_key(manifest, config)  # what the model is: world and config (shipped weights are CPU-built)
     shipped = None if from_scratch else _shipped_record(key)
-    final = models_dir() / f"base-{key[:12]}{'' if shipped else '-scratch'}"
+    # Pretraining elsewhere (a GPU, bf16) gives another model from the same seed: its own directory.
+    final = models_dir() / (
+        f"base-{key[:12]}" if shipped else f"base-{build_key(manifest, config, placement)[:12]}-scratch"
+    )
     registry = registry or Registry()
     with FileLock(str(final) + ".lock", timeout=3600):
         reused = (final / BUILD_RECORD).is_file()
@@ -112,7 +120,7 @@ def build_reference_model(
                 for name in SHIPPED_FILES:
                     shutil.copyfile(shipped_model_dir() / name, partial / name)
             else:
-                _pretrain_into(partial, manifest, config, key, progress)
+                _pretrain_into(partial, manifest, config, key, progress, placement)
             _copy_world(manifest, partial / "world")
             shutil.rmtree(final, ignore_errors=True)
             partial.rename(final)
@@ -127,16 +135,19 @@ def build_reference_model(
     return BuildResult(final, reused, record)
 
 
-def _pretrain_into(partial: Path, manifest: WorldManifest, config: PretrainConfig, key: str, progress: bool) -> None:
+def _pretrain_into(
+    partial: Path, manifest: WorldManifest, config: PretrainConfig, key: str, progress: bool, placement: Placement
+) -> None:
     from training import api
 
     started = time.perf_counter()
-    stats = api.pretrain(manifest, config, partial, progress=progress)
+    stats = api.pretrain(manifest, config, partial, progress=progress, placement=placement)
     record = {
         "build_key": key,
         "world_hash": manifest.content_hash(),
         "config": config.to_dict(),
         "build_version": BUILD_VERSION,
+        "placement": placement.describe(),
         "build_seconds": round(time.perf_counter() - started, 1),
         **stats,
     }
