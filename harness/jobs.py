@@ -34,13 +34,17 @@ class Outcome:
 
 
 def progress_of(log: Path) -> tuple[int, int]:
-    """(done, total) of the last progress bar in ``log``; (0, 0) before any."""
+    """(done, total) of the main progress bar in ``log`` (its latest state); (0, 0) before any."""
     try:
         tail = log.read_bytes()[-4096:]
     except OSError:
         return 0, 0
-    found = _PROGRESS.findall(tail)
-    return (int(found[-1][0]), int(found[-1][1])) if found else (0, 0)
+    found = [(int(done), int(total)) for done, total in _PROGRESS.findall(tail)]
+    if not found:
+        return 0, 0
+    # the job's main bar has the largest total; evaluation bars in between (7/7) must not replace it
+    longest = max(total for _, total in found)
+    return next((done, total) for done, total in reversed(found) if total == longest)
 
 
 def run_jobs(
