@@ -81,3 +81,36 @@ def test_pretrain_config_rejects_bad_values() -> None:
         PretrainConfig(hidden_size=30, num_heads=4)
     with pytest.raises(ConfigError, match="steps"):
         PretrainConfig(steps=0)
+
+
+def test_the_shipped_weights_are_installed_without_pretraining(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default world and config match the shipped build: it is copied in and registered, never trained."""
+    from harness.world.build import BUILD_RECORD, shipped_model_dir
+
+    def must_not_train(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise AssertionError("the shipped reference weights match: nothing to pretrain")
+
+    monkeypatch.setattr("training.api.pretrain", must_not_train)
+    result = build_reference_model(progress=False)
+    assert not result.model_dir.name.endswith("-scratch")
+    shipped = shipped_model_dir()
+    for name in ("model.safetensors", "config.json", "tokenizer.json", BUILD_RECORD):
+        assert (result.model_dir / name).read_bytes() == (shipped / name).read_bytes(), name
+    assert (result.model_dir / "world" / "world.json").is_file()
+    assert Registry().require("base").path == str(result.model_dir)
+
+
+def test_from_scratch_and_another_config_pretrain_into_their_own_directory(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[PretrainConfig] = []
+
+    def fake_pretrain(manifest, config, out, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(config)
+        (out / "model.safetensors").write_bytes(b"weights")
+        (out / "config.json").write_text("{}")
+        return {"parameters": 1, "train_seconds": 0.0, "final_loss": 0.0}
+
+    monkeypatch.setattr("training.api.pretrain", fake_pretrain)
+    scratch = build_reference_model(progress=False, from_scratch=True)
+    assert scratch.model_dir.name.endswith("-scratch") and len(calls) == 1
+    other = build_reference_model(config=TINY, progress=False)  # nothing shipped for this config
+    assert other.model_dir.name.endswith("-scratch") and other.model_dir != scratch.model_dir and len(calls) == 2
