@@ -230,7 +230,7 @@ def _init(args: argparse.Namespace) -> int:
         print(f"{item.action} {item.path}{hint}")
     print(
         f"next: register or build a model, then `pytest {Path(args.dir) / 'suites'} --model=<model>` "
-        "(`harness world build` builds the reference model and registers it as base)"
+        "(`harness world build` installs the shipped reference model and registers it as base)"
     )
     return 0
 
