@@ -82,4 +82,11 @@ def test_a_wheel_installed_elsewhere_gates_like_the_checkout(tmp_path: Path, ref
     in_checkout = _gate(Path(sys.executable), inside, tmp_path / "home-checkout", reference_model_dir)
 
     assert installed == in_checkout
-    assert set(installed) >= {"task_baseline", "forgetting_facts", "retention", "safety", "finetune_lora"}
+    assert set(installed) >= {
+        "task_baseline",
+        "forgetting_facts",
+        "retention[world_capitals_mc]",
+        "safety",
+        "finetune_lora",
+    }, installed
+    assert set(installed.values()) == {"PASS"}, installed  # the reference model against itself
