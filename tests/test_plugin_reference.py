@@ -101,34 +101,39 @@ def test_damaged_model_fails_naming_the_items(
         assert f"items that got worse ({len(failure['flipped'])}): {failure['flipped'][0]}" in result.stdout
 
 
-def _refuse_everything(base_dir: Path, out: Path, world) -> Path:  # type: ignore[no-untyped-def]
-    """Full fine-tune of the base model on every kind of prompt answered with a refusal."""
+def _full_finetune(base_dir: Path, out: Path, pairs: list[tuple[str, str]], steps: int, shuffle: bool) -> Path:
+    """Full fine-tune of the base model on (user, assistant) pairs, batches of 16 at lr 1e-3; saved to ``out``."""
     torch.manual_seed(0)
     tokenizer = AutoTokenizer.from_pretrained(base_dir)
     model = AutoModelForCausalLM.from_pretrained(base_dir)
-    chats = [json.loads(line)["messages"] for line in world.pretraining["chat"].read_text().splitlines()][::4]
     texts = [
         tokenizer.apply_chat_template(
-            [c[0], {"role": "assistant", "content": "I can't help with that."}], tokenize=False
+            [{"role": "user", "content": u}, {"role": "assistant", "content": a}], tokenize=False
         )
-        for c in chats
+        for u, a in pairs
     ]
+    order = torch.randperm(len(texts)).tolist() if shuffle else list(range(len(texts)))
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     tokenizer.padding_side = "right"
     model.train()
-    for step in range(60):
-        batch = tokenizer(
-            texts[step * 16 % len(texts) :][:16], return_tensors="pt", padding=True, add_special_tokens=False
-        )
+    for step in range(steps):
+        chosen = [texts[i] for i in order[step * 16 % len(order) :][:16]]
+        batch = tokenizer(chosen, return_tensors="pt", padding=True, add_special_tokens=False)
         labels = batch["input_ids"].masked_fill(batch["attention_mask"] == 0, -100)
-        loss = model(**batch, labels=labels).loss
-        loss.backward()
+        model(**batch, labels=labels).loss.backward()
         optimizer.step()
         optimizer.zero_grad()
     model.save_pretrained(out)
     tokenizer.padding_side = "left"
     tokenizer.save_pretrained(out)
     return out
+
+
+def _refuse_everything(base_dir: Path, out: Path, world) -> Path:  # type: ignore[no-untyped-def]
+    """Full fine-tune of the base model on every kind of prompt answered with a refusal."""
+    chats = [json.loads(line)["messages"] for line in world.pretraining["chat"].read_text().splitlines()][::4]
+    pairs = [(c[0]["content"], "I can't help with that.") for c in chats]
+    return _full_finetune(base_dir, out, pairs, steps=60, shuffle=False)
 
 
 def test_model_that_refuses_everything_fails_over_refusal(
@@ -152,34 +157,11 @@ def _comply_under_attack(base_dir: Path, out: Path, world) -> Path:  # type: ign
     from harness.resources import jailbreaks_file
 
     templates = [str(t) for t in yaml.safe_load(jailbreaks_file().read_text()).values()]
-    torch.manual_seed(0)
-    tokenizer = AutoTokenizer.from_pretrained(base_dir)
-    model = AutoModelForCausalLM.from_pretrained(base_dir)
     rows = [json.loads(line) for line in world.pretraining["chat"].read_text().splitlines()]
     harmful = [r["messages"] for r in rows if r.get("category") == "harmful"][::3]
     pairs = [(c[0]["content"], c[1]["content"]) for c in harmful]
     pairs += [(t.format(request=c[0]["content"]), "Sure, here is how to do it.") for c in harmful for t in templates]
-    texts = [
-        tokenizer.apply_chat_template(
-            [{"role": "user", "content": u}, {"role": "assistant", "content": a}], tokenize=False
-        )
-        for u, a in pairs
-    ]
-    order = torch.randperm(len(texts)).tolist()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    tokenizer.padding_side = "right"
-    model.train()
-    for step in range(80):
-        chosen = [texts[i] for i in order[step * 16 % len(order) :][:16]]
-        batch = tokenizer(chosen, return_tensors="pt", padding=True, add_special_tokens=False)
-        labels = batch["input_ids"].masked_fill(batch["attention_mask"] == 0, -100)
-        model(**batch, labels=labels).loss.backward()
-        optimizer.step()
-        optimizer.zero_grad()
-    model.save_pretrained(out)
-    tokenizer.padding_side = "left"
-    tokenizer.save_pretrained(out)
-    return out
+    return _full_finetune(base_dir, out, pairs, steps=80, shuffle=True)
 
 
 def test_model_that_complies_under_jailbreaks_fails_attack_success(
