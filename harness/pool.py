@@ -25,13 +25,13 @@ class ModelRole:
     resolved: Resolved
     content_hash: str
     note: str | None = None  # how a default was chosen, shown in the report
+    weights_hash: str = ""  # the files alone, whatever the placement: what provenance and the registry record
 
     def describe(self) -> dict[str, Any]:
         return {
             "role": self.role,
             **describe(self.spec, self.resolved, self.content_hash),
-            # the files alone, whatever the placement: what training provenance and the registry record
-            "weights_hash": content_hash(self.resolved, load_in_4bit=self.spec.load_in_4bit),
+            "weights_hash": self.weights_hash or self.content_hash,
             "note": self.note,
         }
 
@@ -74,8 +74,11 @@ def candidate_provenance(path: Path) -> dict[str, Any] | None:
 
 def _role(role: str, spec: ModelSpec, registry: Registry, note: str | None = None) -> ModelRole:
     resolved = resolve(spec, registry)
-    digest = content_hash(resolved, load_in_4bit=spec.load_in_4bit, placement=spec.resolved_placement())
-    return ModelRole(role, spec, resolved, digest, note)
+    placement = spec.resolved_placement()
+    digest = content_hash(resolved, load_in_4bit=spec.load_in_4bit, placement=placement)
+    # Hash the files a second time only where the placement changed the digest (off the CPU's float32).
+    weights = content_hash(resolved, load_in_4bit=spec.load_in_4bit) if placement.hash_tag() else digest
+    return ModelRole(role, spec, resolved, digest, note, weights)
 
 
 def candidate_role(
