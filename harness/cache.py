@@ -49,6 +49,10 @@ class ResultCache:
     def _path(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}.json"
 
+    def contains(self, key: str) -> bool:
+        """Whether ``key`` has a stored value (a later get_or_compute may still recompute a torn entry)."""
+        return self._path(key).is_file()
+
     def get_or_compute(self, key: str, compute: Callable[[], Any]) -> Any:
         """The cached JSON value for ``key``, computing and storing it (atomically) on a miss."""
         path = self._path(key)

@@ -241,6 +241,40 @@ def _demo(args: argparse.Namespace) -> int:
     return run_demo(Path(args.report_dir))
 
 
+def _human_export(args: argparse.Namespace) -> int:
+    from harness.human.export import export_sheets
+
+    done = export_sheets(
+        args.model,
+        args.against,
+        n=args.n,
+        out=Path(args.out),
+        cases_ref=args.cases,
+        suite=Path(args.suite) if args.suite else None,
+        seed=args.seed,
+        key_path=Path(args.key) if args.key else None,
+        placement=_placement(args),
+    )
+    if done.items < args.n:
+        print(f"note: the case set has {done.available} cases, so the sheets have {done.items} items, not {args.n}")
+    how = "reused from the cache (whole case set)" if done.reused else "generated through the result cache"
+    print(f"{done.items} blinded items; answers {how}")
+    print(f"give raters: {done.sheet} (any spreadsheet) or {done.form} (a browser, offline)")
+    print(f"keep from raters: {done.key}")
+    print(f"then: harness human import RATINGS.csv [...] --key {done.key}")
+    return 0
+
+
+def _human_import(args: argparse.Namespace) -> int:
+    from harness.human.record import import_ratings
+
+    record, path = import_ratings([Path(p) for p in args.ratings], Path(args.key), Path(args.out) if args.out else None)
+    for line in record.summary():
+        print(line)
+    print(f"recorded: {path}")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="harness", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -319,6 +353,27 @@ def _parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="the main job on the embedded default, end to end")
     demo.add_argument("--report-dir", default="reports", help="where reports are written (default: reports/)")
     demo.set_defaults(handler=_demo)
+
+    human = commands.add_parser("human", help="blind human A/B evaluation: export sheets, import ratings")
+    human_cmds = human.add_subparsers(dest="human_command", required=True)
+    hexp = human_cmds.add_parser("export", help="shuffled, blinded A/B sheets (CSV, HTML form) and a separate key")
+    hexp.add_argument("--model", default="candidate", help="the candidate (default: candidate)")
+    hexp.add_argument("--against", default="production", help="the model it is compared with (default: production)")
+    hexp.add_argument("-n", type=int, default=100, help="items to draw (default: 100)")
+    hexp.add_argument(
+        "--cases", default="task", help="world category or .jsonl/.csv file (relative to --suite if given)"
+    )
+    hexp.add_argument("--suite", help="a suite file: its world, case paths and decoding (reuses its cached answers)")
+    hexp.add_argument("--seed", type=int, default=0, help="draws the items, their order and the sides (default: 0)")
+    hexp.add_argument("--out", required=True, help="directory: raters/sheet.csv, raters/form.html and key.json")
+    hexp.add_argument("--key", help="write the key here instead of <out>/key.json")
+    _add_placement(hexp)
+    hexp.set_defaults(handler=_human_export)
+    himp = human_cmds.add_parser("import", help="check filled-in sheets against the key and record the ratings")
+    himp.add_argument("ratings", nargs="+", help="filled-in sheets (CSV), one or more per rater")
+    himp.add_argument("--key", required=True, help="the key.json written by `harness human export`")
+    himp.add_argument("--out", help="record here instead of HARNESS_HOME/human/<candidate>--<reference>.json")
+    himp.set_defaults(handler=_human_import)
 
     registry = commands.add_parser("registry", help="model aliases and their history")
     reg_cmds = registry.add_subparsers(dest="registry_command", required=True)

@@ -131,3 +131,13 @@ def build_pool(
     else:
         base = _role("base", spec("base"), registry, note="default: the base alias")
     return ModelPool({"candidate": candidate, "baseline": base_line, "base": base}, registry)
+
+
+def pair_pool(
+    model: str, against: str, *, registry: Registry | None = None, placement: Placement | None = None
+) -> ModelPool:
+    """Only the candidate and the model it is compared with (role ``baseline``), as `harness human export` needs."""
+    registry = registry or Registry()
+    candidate = candidate_role(model, registry=registry, placement=placement)
+    baseline = _role("baseline", ModelSpec(against, placement=placement), registry, note="given by --against")
+    return ModelPool({"candidate": candidate, "baseline": baseline}, registry)

@@ -40,13 +40,17 @@ class Scorer:
     computed: Counter[str] = field(default_factory=Counter)  # role -> cases run through the model
     reused: Counter[str] = field(default_factory=Counter)  # role -> cases served from the cache
 
-    def generations(self, role: str, cases: Sequence[Case]) -> list[str]:
-        key = cache_key(
+    def generation_key(self, role: str, cases: Sequence[Case]) -> str:
+        """The cache key of ``role``'s generations on ``cases`` under this scorer's decoding."""
+        return cache_key(
             what="generate",
             model=self.pool.role(role).content_hash,
             cases=cases_hash(cases),
             decoding=self.decoding.to_dict(),
         )
+
+    def generations(self, role: str, cases: Sequence[Case]) -> list[str]:
+        key = self.generation_key(role, cases)
         return list(self._cached(role, key, cases, lambda: generate(self.pool.load(role), cases, self.decoding, role)))
 
     def answer_loglikelihoods(self, role: str, cases: Sequence[Case]) -> list[float]:

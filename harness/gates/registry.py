@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 S = TypeVar("S", bound="GateSpec")
 
-BUILTIN = ("baseline", "forgetting", "retention", "safety", "ab", "finetune")  # modules of harness.gates
+BUILTIN = ("baseline", "forgetting", "retention", "safety", "ab", "finetune", "human")  # modules of harness.gates
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")  # a marker name: `pytest -m <kind>`
 
 
