@@ -276,3 +276,26 @@ def test_the_reference_suite_reports_meaningful_slices_and_gates_none(world: Any
     assert sizes["forgetting_arithmetic"] == {"add": 441, "sub": 231}
     assert sizes["task_baseline"] == sizes["ab_task"] == {"arith": 354, "fact": 47}
     assert len(sizes["forgetting_facts"]) == 10 and sum(sizes["forgetting_facts"].values()) == 336
+
+
+def test_the_html_report_shows_the_slices(tmp_path: Path) -> None:
+    from harness.dashboard import write_dashboard
+
+    cases, tables = _regressed_weapons()
+    suite = _suite(tmp_path, "    slices: {category: [weapons]}\n")
+    result = evaluate(GateCase(suite, "forget", suite.gates["forget"]), _Context(cases, tables))
+    run = tmp_path / "reports" / "runs" / "r1"
+    run.mkdir(parents=True)
+    doc = {
+        "schema": 1,
+        "run_id": "r1",
+        "started": "2026-01-01T00:00:00+00:00",
+        "verdict": result.verdict,
+        "models": {"candidate": {"spec": "c", "kind": "model", "content_hash": "ab" * 32}},
+        "multiplicity": {"method": "holm", "family_size": 1},
+        "gates": [result.to_dict()],
+    }
+    (run / "results.json").write_text(json.dumps(doc))
+    html = write_dashboard(tmp_path / "reports").read_text()
+    assert "forget: slices by category" in html
+    assert html.count("category=weapons") == 1 and html.count("reported: PASS") == 2
