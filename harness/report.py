@@ -113,14 +113,65 @@ def summary_markdown(doc: dict[str, Any]) -> str:
         *(_row(g) for g in doc["gates"]),
     ]
     for gate in doc["gates"]:
-        if gate["verdict"] == "PASS":
+        slices, sampled = gate.get("slices", []), _pass_at_k_lines(gate)
+        if gate["verdict"] == "PASS" and not slices and not sampled:
             continue
         lines += ["", f"## {gate['name']}: {ICON[gate['verdict']]}", ""]
-        lines += [f"- {_md(reason)}" for reason in gate["reasons"]]
-        if gate["examples"]:
+        if gate["verdict"] != "PASS":
+            lines += [f"- {_md(reason)}" for reason in gate["reasons"]]
+        lines += sampled
+        if slices:
+            lines += ["", *_slice_table(slices)]
+        if gate["examples"] and gate["verdict"] != "PASS":
             lines += ["", "| item | prompt | reference | candidate | expected |", "|---|---|---|---|---|"]
             lines += [_example_row(e) for e in gate["examples"]]
     return "\n".join(lines) + "\n"
+
+
+def _effect(check: dict[str, Any]) -> str:
+    level = f"{1 - 2 * check['alpha']:.0%}"
+    if check["estimate"] is not None:
+        return f"{check['estimate']:+.3f} [{_num(check['ci_low'])}, {_num(check['ci_high'])}] ({level})"
+    if check["ci_low"] is not None:
+        return f"rate [{_num(check['ci_low'])}, {_num(check['ci_high'])}] ({level})"
+    return "—"
+
+
+def _slice_table(slices: list[dict[str, Any]]) -> list[str]:
+    """One row per slice of each check: gated slices count towards the verdict (Holm across them), reported ones
+    do not; a slice too small to decide says how many items it would need."""
+    by = ", ".join(dict.fromkeys(s["by"] for s in slices))
+    gated = sum(s["gated"] for s in slices)
+    lines = [
+        f"Slices by {by}: {gated} gated (decided, Holm across the gated slices of a check), "
+        f"{len(slices) - gated} reported only (never change the verdict).",
+        "",
+        "| check | slice | n | candidate | reference | estimate [CI] | p (Holm) | needs n | verdict |",
+        "|---|---|---:|---:|---:|---|---|---:|---|",
+    ]
+    for s in slices:
+        c = s["check"]
+        need = c["details"].get("required_n") if c["verdict"] == "INCONCLUSIVE" else None
+        verdict = ICON[c["verdict"]] if s["gated"] else f"reported: {c['verdict']}"
+        lines.append(
+            f"| {_md(s['of'])} | {_md(s['by'])}={_md(s['value'])} | {c['n']} | {_num(c['candidate_value'])} | "
+            f"{_num(c['reference_value'])} | {_effect(c)} | {_p(c['p_value'])} ({_p(c['p_adjusted'])}) | "
+            f"{need if need else '—'} | {verdict} |"
+        )
+    return lines
+
+
+def _pass_at_k_lines(gate: dict[str, Any]) -> list[str]:
+    """pass@k of each check made on repeated samples (harness.sampling)."""
+    lines = []
+    for check in gate["checks"]:
+        sampled = check["details"].get("pass_at_k") if check.get("details") else None
+        if sampled:
+            sides = "; ".join(
+                f"{role} " + ", ".join(f"{k} {v:.3f}" for k, v in values.items()) for role, values in sampled.items()
+            )
+            lines.append(f"- {_md(check['name'])}, per item over repeated samples (n = {check['n']} items): {sides}")
+    return lines
 
 
 def write_reports(run_dir: Path, doc: dict[str, Any]) -> tuple[Path, Path]:

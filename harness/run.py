@@ -28,6 +28,7 @@ class DecodingSettings:
     temperature: float = 0.0  # 0 means greedy
     top_p: float = 1.0
     seed: int = 0
+    repeats: int = 1  # samples per case (needs temperature > 0); see harness.sampling
 
     def __post_init__(self) -> None:
         if self.max_new_tokens < 1:
@@ -36,6 +37,13 @@ class DecodingSettings:
             raise ConfigError(f"batch_size={self.batch_size} must be at least 1")
         if not (math.isfinite(self.temperature) and self.temperature >= 0) or not 0 < self.top_p <= 1:
             raise ConfigError(f"temperature={self.temperature} must be >= 0 and top_p={self.top_p} in (0, 1]")
+        if self.repeats < 1:
+            raise ConfigError(f"repeats={self.repeats} must be at least 1 (samples per case)")
+        if self.repeats > 1 and self.temperature == 0:
+            raise ConfigError(
+                f"repeats={self.repeats} with temperature=0 draws {self.repeats} identical greedy samples per case: "
+                "set a temperature above 0 to sample (e.g. `temperature: 0.7`), or `repeats: 1`"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

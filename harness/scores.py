@@ -21,10 +21,17 @@ class ScoreRow:
     score: float
     output: str | None = None  # the model's text (generation) or chosen option (multiple choice)
     cluster: str | None = None
+    samples: tuple[float, ...] = ()  # the score of each repeat when a case is sampled several times (score: mean)
 
     def __post_init__(self) -> None:
         if not isinstance(self.score, int | float) or math.isnan(self.score):
             raise DataError(f"item {self.id!r} has score {self.score!r}: scores must be numbers, not NaN")
+
+    def to_dict(self) -> dict[str, Any]:
+        row: dict[str, Any] = {"id": self.id, "score": self.score, "output": self.output, "cluster": self.cluster}
+        if self.samples:
+            row["samples"] = list(self.samples)
+        return row
 
 
 @dataclass(frozen=True)
@@ -76,14 +83,21 @@ class ScoreTable:
         return {
             "metric": self.metric,
             "provenance": dict(self.provenance),
-            "rows": [{"id": r.id, "score": r.score, "output": r.output, "cluster": r.cluster} for r in self.rows],
+            "rows": [r.to_dict() for r in self.rows],
         }
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any], *, where: str = "score table") -> ScoreTable:
         try:
             rows = tuple(
-                ScoreRow(str(r["id"]), float(r["score"]), r.get("output"), r.get("cluster")) for r in raw["rows"]
+                ScoreRow(
+                    str(r["id"]),
+                    float(r["score"]),
+                    r.get("output"),
+                    r.get("cluster"),
+                    tuple(float(v) for v in r.get("samples") or ()),
+                )
+                for r in raw["rows"]
             )
             return cls(str(raw["metric"]), rows, dict(raw.get("provenance") or {}))
         except (KeyError, TypeError, ValueError) as exc:
@@ -102,8 +116,12 @@ class ScoreTable:
 
 
 def table(metric: str, ids: Sequence[str], scores: Sequence[float], **extra: Any) -> ScoreTable:
-    """Build a table from parallel sequences; ``outputs`` / ``clusters`` / ``provenance`` optional."""
+    """Build a table from parallel sequences; ``outputs`` / ``clusters`` / ``samples`` / ``provenance`` optional."""
     outputs = extra.get("outputs") or [None] * len(ids)
     clusters = extra.get("clusters") or [None] * len(ids)
-    rows = tuple(ScoreRow(i, float(s), o, c) for i, s, o, c in zip(ids, scores, outputs, clusters, strict=True))
+    samples = extra.get("samples") or [()] * len(ids)
+    rows = tuple(
+        ScoreRow(i, float(s), o, c, tuple(r))
+        for i, s, o, c, r in zip(ids, scores, outputs, clusters, samples, strict=True)
+    )
     return ScoreTable(metric, rows, dict(extra.get("provenance") or {}))

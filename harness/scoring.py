@@ -18,6 +18,7 @@ from harness.cases import Case
 from harness.errors import ConfigError
 from harness.pool import ModelPool
 from harness.run import DecodingSettings, generate, loglikelihood
+from harness.sampling import cache_decoding, per_item, repeat_seeds, repeat_settings
 from harness.scorers import Judge, exact_match, rouge_l
 from harness.scores import ScoreTable, table
 
@@ -40,18 +41,20 @@ class Scorer:
     computed: Counter[str] = field(default_factory=Counter)  # role -> cases run through the model
     reused: Counter[str] = field(default_factory=Counter)  # role -> cases served from the cache
 
-    def generation_key(self, role: str, cases: Sequence[Case]) -> str:
-        """The cache key of ``role``'s generations on ``cases`` under this scorer's decoding."""
+    def generation_key(self, role: str, cases: Sequence[Case], repeat: int = 0) -> str:
+        """The cache key of ``role``'s generations on ``cases`` in one repeat of this scorer's decoding."""
         return cache_key(
             what="generate",
             model=self.pool.role(role).content_hash,
             cases=cases_hash(cases),
-            decoding=self.decoding.to_dict(),
+            decoding=cache_decoding(repeat_settings(self.decoding, repeat)),
         )
 
-    def generations(self, role: str, cases: Sequence[Case]) -> list[str]:
-        key = self.generation_key(role, cases)
-        return list(self._cached(role, key, cases, lambda: generate(self.pool.load(role), cases, self.decoding, role)))
+    def generations(self, role: str, cases: Sequence[Case], repeat: int = 0) -> list[str]:
+        """The replies of ``role`` to ``cases`` in one repeat (each repeat has its own seed and cache entry)."""
+        settings = repeat_settings(self.decoding, repeat)
+        key = self.generation_key(role, cases, repeat)
+        return list(self._cached(role, key, cases, lambda: generate(self.pool.load(role), cases, settings, role)))
 
     def answer_loglikelihoods(self, role: str, cases: Sequence[Case]) -> list[float]:
         missing = [c.id for c in cases if not c.answer]
@@ -86,13 +89,19 @@ class Scorer:
         """Per-case scores of ``role`` under ``metric`` (refusal needs ``judge``: 1.0 means refused)."""
         if metric not in METRICS:
             raise ConfigError(f"unknown metric {metric!r}: use one of {', '.join(METRICS)}")
+        samples = None
         if metric == "loglikelihood":
             scores = self.answer_loglikelihoods(role, cases)
             outputs: list[str | None] = [None] * len(cases)
-        else:
-            texts = self.generations(role, cases)
-            outputs = list(texts)
-            scores = _score_texts(cases, texts, metric, judge)
+        else:  # k repeats: per-item mean scores, each item's samples kept (harness.sampling)
+            runs = [self.generations(role, cases, r) for r in range(self.decoding.repeats)]
+            outputs = list(runs[0])
+            scores, samples = per_item([_score_texts(cases, texts, metric, judge) for texts in runs])
+        if samples is not None:
+            provenance = {
+                "repeat_seeds": list(repeat_seeds(self.decoding.seed, self.decoding.repeats)),
+                **(provenance or {}),
+            }
         info = {
             "model": self.pool.role(role).describe(),
             "cases_hash": cases_hash(cases),
@@ -106,6 +115,7 @@ class Scorer:
             scores,
             outputs=outputs,
             clusters=[c.cluster for c in cases],
+            samples=samples,
             provenance=info,
         )
 

@@ -18,6 +18,8 @@ from typing import Any, Literal, Protocol
 from harness.errors import ConfigError
 from harness.gates import registry
 from harness.run import DecodingSettings
+from harness.slicing import Slicing
+from harness.slicing import parse as parse_slicing
 from harness.yamlspec import convert, from_mapping, read_yaml, unknown_key_error
 
 SUITE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")  # one path component under runs/<id>/, never ".."
@@ -41,6 +43,7 @@ class SuiteSpec:
     multiplicity: Literal["holm", "bh", "none"] = "holm"
     baselines: str = "baselines"  # stored baselines, relative to the suite file
     description: str = ""
+    slicing: dict[str, Slicing] = field(default_factory=dict)  # gate -> its declared slice_by / slices
 
     def __post_init__(self) -> None:
         if not SUITE_NAME.fullmatch(self.name):
@@ -62,7 +65,7 @@ class SuiteSpec:
 
     def content_hash(self) -> str:
         """Hash of the suite's declaration (the data files are hashed separately, with the cases)."""
-        payload = {k: v for k, v in asdict(self).items() if k != "path"}
+        payload = {k: v for k, v in asdict(self).items() if k != "path" and (k != "slicing" or v)}
         return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -78,7 +81,14 @@ def load_suite(path: Path) -> SuiteSpec:
     gates_raw = raw.get("gates")
     if not isinstance(gates_raw, dict) or not gates_raw:
         raise ConfigError(f"{where}: 'gates' must map gate names to their specs (at least one gate)")
-    gates = {str(name): _gate(spec, f"{where}: gate {name!r}") for name, spec in gates_raw.items()}
+    gates: dict[str, GateSpec] = {}
+    slicing: dict[str, Slicing] = {}
+    for name, spec in gates_raw.items():
+        gate_where = f"{where}: gate {name!r}"
+        own, sliced = parse_slicing(spec, gate_where) if isinstance(spec, dict) else (spec, None)
+        gates[str(name)] = _gate(own, gate_where)
+        if sliced is not None:
+            slicing[str(name)] = sliced
     try:
         return SuiteSpec(
             path=path.resolve(),
@@ -92,6 +102,7 @@ def load_suite(path: Path) -> SuiteSpec:
             ),
             baselines=str(raw.get("baselines", "baselines")),
             description=str(raw.get("description", "")),
+            slicing=slicing,
         )
     except ConfigError as exc:
         raise ConfigError(str(exc) if str(exc).startswith(where) else f"{where}: {exc}") from None

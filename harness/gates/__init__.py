@@ -30,10 +30,23 @@ def gate_cases(suite: SuiteSpec) -> list[GateCase[Any]]:
 
 
 def evaluate(case: GateCase[Any], ctx: RunContext) -> GateResult:
-    spec = case.spec
-    try:
-        return get(spec.kind).evaluate(case, ctx)
-    except HarnessError as exc:
-        from harness.gates.result import GateResult
+    from harness.gates.result import GateResult
 
-        return GateResult(case.name, case.suite.name, spec.kind, getattr(spec, "metric", spec.kind), error=str(exc))
+    spec = case.spec
+    metric = getattr(spec, "metric", spec.kind)
+    try:
+        result = get(spec.kind).evaluate(case, ctx)
+    except HarnessError as exc:
+        return GateResult(case.name, case.suite.name, spec.kind, metric, error=str(exc))
+    slicing = case.suite.slicing.get(case.gate)
+    if slicing and slicing.gated and not (result.error or result.failure) and not any(s.gated for s in result.slices):
+        # a gated slice that was never decided must not pass silently
+        return GateResult(
+            case.name,
+            case.suite.name,
+            spec.kind,
+            metric,
+            error=f"gate {case.gate!r} gates slices {list(slicing.gated)}, but a {spec.kind} gate reports no "
+            "per-case slices: remove `slices:` from it",
+        )
+    return result

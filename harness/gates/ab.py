@@ -9,9 +9,10 @@ from typing import Literal
 
 from harness.errors import ConfigError
 from harness.gates.context import RunContext
-from harness.gates.paired import compare_tables, examples
+from harness.gates.paired import compare_tables, examples, is_binary
 from harness.gates.registry import GateCase, GateKind, register
-from harness.gates.result import Check, Example, GateResult
+from harness.gates.result import Check, Example, GateResult, SliceResult
+from harness.gates.slices import slicing_of
 from harness.stats.decision import Decision
 
 ABMetric = Literal["exact_match", "rouge_l", "loglikelihood"]
@@ -45,6 +46,7 @@ def evaluate(case: GateCase[ABGate], ctx: RunContext) -> GateResult:
     flipped: tuple[str, ...] = ()
     improved: tuple[str, ...] = ()
     shown: tuple[Example, ...] = ()
+    slices: tuple[SliceResult, ...] = ()
     for metric in spec.metrics:
         candidate = scorer.table("candidate", cases, metric)
         baseline = scorer.table("baseline", cases, metric)
@@ -58,13 +60,17 @@ def evaluate(case: GateCase[ABGate], ctx: RunContext) -> GateResult:
             alpha=suite.alpha,
             decision=spec.decision,
             seed=ctx.seed,
-            kind="binary" if metric == "exact_match" else "continuous",
+            # repeated samples make exact match a per-item mean: then the paired t on item means
+            kind="binary" if metric == "exact_match" and is_binary(candidate, baseline) else "continuous",
+            cases=cases,
+            slicing=slicing_of(case),
         )
         checks.append(outcome.check)
+        slices += outcome.slices
         if metric == spec.metrics[0]:  # the first metric's flips are the gate's evidence
             flipped, improved = outcome.flipped, outcome.improved
             shown = examples(flipped, cases, candidate, baseline, 10)
-    return GateResult(name, suite.name, "ab", spec.metrics[0], tuple(checks), flipped, improved, shown)
+    return GateResult(name, suite.name, "ab", spec.metrics[0], tuple(checks), flipped, improved, shown, slices=slices)
 
 
 register(GateKind("ab", ABGate, evaluate, "A/B significance, candidate vs --baseline", cases=lambda spec: [spec.cases]))

@@ -15,6 +15,7 @@ from harness.gates.context import RunContext
 from harness.gates.paired import compare_tables, examples
 from harness.gates.registry import GateCase, GateKind, register
 from harness.gates.result import GateResult
+from harness.gates.slices import slicing_of
 from harness.paths import safe_component
 from harness.scoring import TextMetric
 from harness.stats.decision import Decision
@@ -86,6 +87,8 @@ def evaluate(case: GateCase[BaselineGate], ctx: RunContext) -> GateResult:
         alpha=suite.alpha,
         decision=spec.decision,
         seed=ctx.seed,
+        cases=cases,
+        slicing=slicing_of(case),
     )
     return GateResult(
         name,
@@ -97,6 +100,7 @@ def evaluate(case: GateCase[BaselineGate], ctx: RunContext) -> GateResult:
         outcome.improved,
         examples(outcome.flipped, cases, candidate, stored, 10),
         tuple(notes),
+        slices=outcome.slices,
     )
 
 

@@ -10,6 +10,7 @@ from harness.gates.context import RunContext
 from harness.gates.paired import compare_tables, examples
 from harness.gates.registry import GateCase, GateKind, register
 from harness.gates.result import GateResult
+from harness.gates.slices import slicing_of
 from harness.scoring import TextMetric
 from harness.yamlspec import check_fraction
 
@@ -39,7 +40,14 @@ def evaluate(case: GateCase[ForgettingGate], ctx: RunContext) -> GateResult:
     ctx.save_table(suite, name, "candidate", candidate)
     ctx.save_table(suite, name, "base", base)
     outcome = compare_tables(
-        f"non-inferiority vs base ({spec.cases})", candidate, base, margin=spec.margin, alpha=suite.alpha, seed=ctx.seed
+        f"non-inferiority vs base ({spec.cases})",
+        candidate,
+        base,
+        margin=spec.margin,
+        alpha=suite.alpha,
+        seed=ctx.seed,
+        cases=cases,
+        slicing=slicing_of(case),
     )
     notes = (
         f"{len(outcome.flipped)} of {len(cases)} items flipped from right to wrong, {len(outcome.improved)} from "
@@ -55,6 +63,7 @@ def evaluate(case: GateCase[ForgettingGate], ctx: RunContext) -> GateResult:
         outcome.improved,
         examples(outcome.flipped, cases, candidate, base, spec.show),
         notes,
+        slices=outcome.slices,
     )
 
 

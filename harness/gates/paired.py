@@ -6,8 +6,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from harness.cases import Case
-from harness.gates.result import Check, Example
+from harness.gates.result import Check, Example, SliceResult
+from harness.gates.slices import sliced, subset
+from harness.sampling import pass_at_k_summary
 from harness.scores import ScoreTable
+from harness.slicing import Slicing
 from harness.stats import compare_paired
 
 
@@ -16,6 +19,7 @@ class PairedOutcome:
     check: Check
     flipped: tuple[str, ...]  # worse for the candidate, most worse first
     improved: tuple[str, ...]
+    slices: tuple[SliceResult, ...] = ()
 
 
 def is_binary(*tables: ScoreTable) -> bool:
@@ -33,8 +37,14 @@ def compare_tables(
     higher_is_better: bool = True,
     seed: int = 0,
     kind: str | None = None,
+    cases: Sequence[Case] = (),
+    slicing: Slicing | None = None,
 ) -> PairedOutcome:
-    """compare_paired on two tables aligned by id; clustered when every item names its cluster."""
+    """compare_paired on two tables aligned by id; clustered when every item names its cluster.
+
+    With ``slicing`` (and the ``cases`` the tables score) the same comparison is made on each slice too.
+    Tables of repeated samples compare per-item means, so n is the number of items; pass@k is reported.
+    """
     cand_rows, ref_rows = candidate.align(reference)
     clusters = [r.cluster for r in ref_rows]
     use_clusters = all(clusters) and len(set(clusters)) < len(clusters)  # only when items really share clusters
@@ -54,7 +64,27 @@ def compare_tables(
     deltas = [(sign * (c.score - r.score), c.id) for c, r in zip(cand_rows, ref_rows, strict=True)]
     flipped = tuple(i for d, i in sorted(deltas) if d < 0)
     improved = tuple(i for d, i in sorted(deltas, reverse=True) if d > 0)
-    return PairedOutcome(Check.paired(name, candidate.metric, comparison), flipped, improved)
+    sampled = {role: pass_at_k_summary(t) for role, t in (("candidate", candidate), ("reference", reference))}
+    extra = {"pass_at_k": sampled} if all(sampled.values()) else {}
+    check = Check.paired(name, candidate.metric, comparison, **extra)
+    slices: tuple[SliceResult, ...] = ()
+    if slicing is not None and cases:
+
+        def decide(slice_name: str, ids: tuple[str, ...]) -> Check:
+            part = subset(candidate, ids), subset(reference, ids)
+            return compare_tables(
+                slice_name,
+                *part,
+                margin=margin,
+                alpha=alpha,
+                decision=decision,
+                higher_is_better=higher_is_better,
+                seed=seed,
+                kind=kind,
+            ).check
+
+        slices = sliced(name, candidate, cases, slicing, decide)
+    return PairedOutcome(check, flipped, improved, slices)
 
 
 def examples(

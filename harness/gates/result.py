@@ -132,6 +132,25 @@ class Example:
 
 
 @dataclass(frozen=True)
+class SliceResult:
+    """One check of a gate on the items of one slice (harness.gates.slices): reported, or gated (its verdict then
+    counts towards the gate's)."""
+
+    of: str  # the name of the gate's check it slices
+    by: str  # what the slices are called (category, topic, ...)
+    value: str
+    gated: bool
+    check: Check
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"of": self.of, "by": self.by, "value": self.value, "gated": self.gated, "check": self.check.to_dict()}
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> SliceResult:
+        return cls(raw["of"], raw["by"], raw["value"], raw["gated"], Check.from_dict(raw["check"]))
+
+
+@dataclass(frozen=True)
 class GateResult:
     gate: str  # the item's name, e.g. "forgetting_facts" or "retention[world_capitals_mc]"
     suite: str
@@ -144,10 +163,12 @@ class GateResult:
     notes: tuple[str, ...] = ()
     failure: str | None = None  # a FAIL that needs no statistics (e.g. no stored baseline to compare with)
     error: str | None = None  # the gate could not run: ERROR, which fails closed
+    slices: tuple[SliceResult, ...] = ()  # per-slice checks; the gated ones count towards the verdict
 
     @property
     def verdict(self) -> str:
-        return rules.gate_verdict([c.verdict for c in self.checks], failure=bool(self.failure), error=bool(self.error))
+        decided = [c.verdict for c in self.checks] + [s.check.verdict for s in self.slices if s.gated]
+        return rules.gate_verdict(decided, failure=bool(self.failure), error=bool(self.error))
 
     @property
     def primary(self) -> Check | None:
@@ -163,6 +184,11 @@ class GateResult:
         ]
         if self.failure:
             lines.insert(0, f"[FAIL] {self.failure}")
+        lines += [
+            f"[{s.check.verdict}] slice {s.by}={s.value} of {s.of}: {' '.join(s.check.reasons)}"
+            for s in self.slices
+            if s.gated and s.check.verdict != "PASS"
+        ]
         if self.error:
             lines.insert(0, f"[ERROR] the gate could not run, so it fails closed: {self.error}")
         return lines + list(self.notes)
@@ -191,6 +217,7 @@ class GateResult:
             "notes": list(self.notes),
             "failure": self.failure,
             "error": self.error,
+            "slices": [s.to_dict() for s in self.slices],
         }
 
     @classmethod
@@ -207,4 +234,5 @@ class GateResult:
             notes=tuple(raw["notes"]),
             failure=raw.get("failure"),
             error=raw["error"],
+            slices=tuple(SliceResult.from_dict(s) for s in raw.get("slices", [])),
         )

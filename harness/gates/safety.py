@@ -23,6 +23,7 @@ from harness.gates.context import RunContext
 from harness.gates.paired import compare_tables, examples
 from harness.gates.registry import GateCase, GateKind, register
 from harness.gates.result import Check, GateResult
+from harness.gates.slices import rate_slices, slicing_of
 from harness.resources import jailbreaks_file
 from harness.scorers import ComplianceSpec, Judge, RefusalSpec
 from harness.scores import ScoreTable, table
@@ -183,6 +184,11 @@ def _tables(role: str, spec: SafetyGate, suite: SuiteSpec, ctx: RunContext) -> d
 
 def evaluate(case: GateCase[SafetyGate], ctx: RunContext) -> GateResult:
     name, spec, suite = case.name, case.spec, case.suite
+    if suite.decoding.repeats > 1:
+        raise ConfigError(
+            f"{suite.path}: decoding.repeats={suite.decoding.repeats}, but the safety gate judges one reply per "
+            "request (its rates are exact binomial bounds): put safety gates in a suite with `repeats: 1`"
+        )
     templates = jailbreak_templates(spec, suite)
     tables = {role: _tables(role, spec, suite, ctx) for role in ("candidate", "base")}
     for role, parts in tables.items():
@@ -190,8 +196,17 @@ def evaluate(case: GateCase[SafetyGate], ctx: RunContext) -> GateResult:
             ctx.save_table(suite, f"{name}.{part}", role, tab)
     cand, base = tables["candidate"], tables["base"]
     alpha, margin = suite.alpha, spec.margin
+    harmful = ctx.cases(suite, spec.harmful)
+    benign = ctx.cases(suite, spec.benign)
+    slicing = slicing_of(case)
     refused_plain = compare_tables(
-        "harmful refusal vs base", cand["harmful"], base["harmful"], margin=margin, alpha=alpha
+        "harmful refusal vs base",
+        cand["harmful"],
+        base["harmful"],
+        margin=margin,
+        alpha=alpha,
+        cases=harmful,
+        slicing=slicing,
     )
     attacked = compare_tables(
         "jailbreak success vs base",
@@ -200,26 +215,39 @@ def evaluate(case: GateCase[SafetyGate], ctx: RunContext) -> GateResult:
         margin=margin,
         alpha=alpha,
         higher_is_better=False,
+        cases=harmful,
+        slicing=slicing,
     )
     over = compare_tables(
-        "over-refusal vs base", cand["benign"], base["benign"], margin=margin, alpha=alpha, higher_is_better=False
+        "over-refusal vs base",
+        cand["benign"],
+        base["benign"],
+        margin=margin,
+        alpha=alpha,
+        higher_is_better=False,
+        cases=benign,
+        slicing=slicing,
     )
-    checks = (
-        _bound("harmful refusal floor", cand["harmful"], spec.min_refusal, "at_least", alpha),
-        refused_plain.check,
-        _bound(
+    # (check name, candidate table, its cases, bound, direction) of the three rate bounds
+    bounds = (
+        ("harmful refusal floor", cand["harmful"], harmful, spec.min_refusal, "at_least"),
+        (
             "jailbreak success ceiling (any template)",
             cand["jailbreak_success"],
+            harmful,
             spec.max_jailbreak_success,
             "at_most",
-            alpha,
         ),
-        attacked.check,
-        _bound("over-refusal ceiling (benign look-alikes)", cand["benign"], spec.max_over_refusal, "at_most", alpha),
-        over.check,
+        ("over-refusal ceiling (benign look-alikes)", cand["benign"], benign, spec.max_over_refusal, "at_most"),
     )
-    harmful = ctx.cases(suite, spec.harmful)
-    benign = ctx.cases(suite, spec.benign)
+    floor, ceiling, over_ceiling = (_bound(n, t, b, d, alpha) for n, t, _, b, d in bounds)
+    checks = (floor, refused_plain.check, ceiling, attacked.check, over_ceiling, over.check)
+    slices = (
+        tuple(s for n, t, c, b, d in bounds for s in rate_slices(n, t, c, slicing, bound=b, direction=d, alpha=alpha))
+        + refused_plain.slices
+        + attacked.slices
+        + over.slices
+    )
     complied = tuple(r.id for r in cand["harmful"].rows if r.score == 0.0)
     broken = tuple(r.id for r in cand["jailbreak_success"].rows if r.score == 1.0)
     refused_benign = tuple(r.id for r in cand["benign"].rows if r.score == 1.0)
@@ -237,7 +265,9 @@ def evaluate(case: GateCase[SafetyGate], ctx: RunContext) -> GateResult:
         + str(_per_template(cand["jailbreak_variants"], templates)),
     )
     flipped = refused_plain.flipped + attacked.flipped + over.flipped
-    return GateResult(name, suite.name, "safety", "refusal", checks, flipped, refused_plain.improved, shown, notes)
+    return GateResult(
+        name, suite.name, "safety", "refusal", checks, flipped, refused_plain.improved, shown, notes, slices=slices
+    )
 
 
 def _rates(parts: dict[str, ScoreTable]) -> str:

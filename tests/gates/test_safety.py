@@ -74,3 +74,18 @@ def test_unknown_or_broken_templates_are_named(tmp_path: Path) -> None:
     (tmp_path / "jb.yaml").write_text("plain: no slot here\n")
     with pytest.raises(ConfigError, match=r"no \{request\} slot"):
         jailbreak_templates(SafetyGate("safety", jailbreaks=("plain",), jailbreak_file="jb.yaml"), suite)
+
+
+def test_repeated_sampling_is_refused_by_the_safety_gate(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from harness.gates import evaluate
+    from harness.gates.registry import GateCase
+
+    (tmp_path / "test_s.yaml").write_text(
+        "suite: s\ndecoding: {temperature: 0.7, repeats: 4}\ngates: {s: {kind: safety}}\n"
+    )
+    suite = load_suite(tmp_path / "test_s.yaml")
+    result = evaluate(GateCase(suite, "s", suite.gates["s"]), SimpleNamespace())  # type: ignore[arg-type]
+    assert result.verdict == "ERROR" and "judges one reply per request" in str(result.error)
+    assert "`repeats: 1`" in str(result.error)
