@@ -275,6 +275,29 @@ def _human_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ab_analyze(args: argparse.Namespace) -> int:
+    from harness.abtest import ABConfig, analyze, exit_code, parse_split, write
+
+    config = ABConfig(
+        control=args.control,
+        treatment=args.treatment,
+        split=parse_split(args.split),
+        margin=args.margin,
+        latency_margin=args.latency_margin,
+        alpha=args.alpha,
+        seed=args.seed,
+    )
+    if (args.control is None) != (args.treatment is None):
+        raise HarnessError("pass both --control and --treatment, or neither (A/B or control/treatment are inferred)")
+    log = Path(args.log)
+    report = analyze(log, config)
+    json_path, md_path = write(report, Path(args.out) if args.out else Path("reports") / "ab" / log.stem)
+    for reason in report["reasons"]:
+        print(reason)
+    print(f"verdict: {report['verdict']}; written to {json_path} and {md_path}")
+    return exit_code(report["verdict"])
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="harness", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -374,6 +397,26 @@ def _parser() -> argparse.ArgumentParser:
     himp.add_argument("--key", required=True, help="the key.json written by `harness human export`")
     himp.add_argument("--out", help="record here instead of HARNESS_HOME/human/<candidate>--<reference>.json")
     himp.set_defaults(handler=_human_import)
+
+    ab = commands.add_parser("ab", help="online A/B tests from production traffic-split logs")
+    ab_cmds = ab.add_subparsers(dest="ab_command", required=True)
+    analyze = ab_cmds.add_parser(
+        "analyze", help="split check, outcome and latency tests, verdict (exit 0 PASS, 1 otherwise, 2 usage)"
+    )
+    analyze.add_argument("log", help="JSONL: request_id, variant, outcome (0/1) or rating, latency_ms")
+    analyze.add_argument("--control", help="the control variant (default: A or control)")
+    analyze.add_argument("--treatment", help="the treatment variant (default: B or treatment)")
+    analyze.add_argument("--split", default="50/50", help="declared traffic split, control/treatment (default 50/50)")
+    analyze.add_argument(
+        "--margin", type=float, default=0.0, help="outcome non-inferiority margin (proportion or rating units)"
+    )
+    analyze.add_argument(
+        "--latency-margin", type=float, default=0.10, help="p50/p95 at most this much slower (default 0.10)"
+    )
+    analyze.add_argument("--alpha", type=float, default=0.05, help="one-sided level (default 0.05)")
+    analyze.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    analyze.add_argument("--out", help="directory for ab.json and ab.md (default: reports/ab/<log name>)")
+    analyze.set_defaults(handler=_ab_analyze)
 
     registry = commands.add_parser("registry", help="model aliases and their history")
     reg_cmds = registry.add_subparsers(dest="registry_command", required=True)

@@ -31,7 +31,17 @@ if TYPE_CHECKING:
 
 S = TypeVar("S", bound="GateSpec")
 
-BUILTIN = ("baseline", "forgetting", "retention", "safety", "ab", "finetune", "human")  # modules of harness.gates
+BUILTIN = (  # modules of harness.gates
+    "baseline",
+    "forgetting",
+    "retention",
+    "safety",
+    "ab",
+    "finetune",
+    "prompt_baseline",
+    "latency",
+    "human",
+)
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")  # a marker name: `pytest -m <kind>`
 
 

@@ -223,3 +223,25 @@ def required_n_two_proportions(
     sd0 = math.sqrt(2.0 * pbar * (1.0 - pbar))
     sd1 = math.sqrt(p_reference * (1 - p_reference) + p_candidate * (1 - p_candidate))
     return math.ceil(((z * sd0 + zb * sd1) / diff) ** 2 - 1e-9)
+
+
+def required_n_unpaired(
+    var_treatment: float,
+    var_control: float,
+    distance: float,
+    *,
+    share_treatment: float = 0.5,
+    alpha: float = 0.05,
+    power: float = 0.8,
+) -> int:
+    """Total rows over both arms for a one-sided level-``alpha`` z-test of two independent means (or
+    proportions, with ``p * (1 - p)`` as the variances) to reject a null ``distance`` away from the truth with
+    ``power``, when ``share_treatment`` of the traffic goes to the treatment:
+    ``N = (z_alpha + z_beta)^2 * (var_t / w_t + var_c / w_c) / distance^2``."""
+    z, zb = _critical(alpha, "one-sided"), _check_power(power)
+    if not 0.0 < share_treatment < 1.0:
+        raise ConfigError(f"share_treatment={share_treatment!r} must be in (0, 1)")
+    if distance == 0.0 or var_treatment < 0.0 or var_control < 0.0:
+        raise ConfigError("required n needs a non-zero distance from the null and non-negative variances")
+    spread = var_treatment / share_treatment + var_control / (1.0 - share_treatment)
+    return max(2, math.ceil((z + zb) ** 2 * spread / distance**2 - 1e-9))
