@@ -299,12 +299,13 @@ def write_dashboard(report_dir: Path, out: Path | None = None) -> Path:
         for label, run in latest.items()
     }
     env = Environment(loader=PackageLoader("harness", "templates"), autoescape=True)
-    common = {
+    history = out.parent / (f"{out.stem}-history.html" if out.name != "index.html" else "history.html")
+    common: dict[str, Any] = {
         "generated": datetime.now(UTC).isoformat(timespec="seconds"),
         "runs": runs,
         "label": model_label,
         "runs_href": Path(os.path.relpath(report_dir / "runs", out.parent)).as_posix(),
-        "history_href": f"{out.stem}-history.html" if out.name != "index.html" else "history.html",
+        "history_href": history.name,
         "index_href": out.name,
     }
     out.write_text(
@@ -319,6 +320,5 @@ def write_dashboard(report_dir: Path, out: Path | None = None) -> Path:
         ),
         encoding="utf-8",
     )
-    history = out.parent / common["history_href"]
     history.write_text(env.get_template("history.html.jinja").render(**common), encoding="utf-8")
     return out
