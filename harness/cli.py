@@ -235,6 +235,12 @@ def _init(args: argparse.Namespace) -> int:
     return 0
 
 
+def _nightly(args: argparse.Namespace) -> int:
+    from harness.nightly import run_nightly
+
+    return run_nightly(Path(args.report_dir), Path(args.suites), args.aliases or None)
+
+
 def _demo(args: argparse.Namespace) -> int:
     from harness.demo import run_demo
 
@@ -417,6 +423,18 @@ def _parser() -> argparse.ArgumentParser:
     analyze.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     analyze.add_argument("--out", help="directory for ab.json and ab.md (default: reports/ab/<log name>)")
     analyze.set_defaults(handler=_ab_analyze)
+
+    nightly = commands.add_parser(
+        "nightly",
+        help="gate production (against its stored baselines) and the candidates, write the report; exit 1 only "
+        "if production regressed",
+    )
+    nightly.add_argument(
+        "aliases", nargs="*", help="candidate aliases to gate besides production (default: candidate, candidate-*)"
+    )
+    nightly.add_argument("--suites", default="suites", help="the gating suites (default: suites/)")
+    nightly.add_argument("--report-dir", default="reports", help="where reports are written (default: reports/)")
+    nightly.set_defaults(handler=_nightly)
 
     registry = commands.add_parser("registry", help="model aliases and their history")
     reg_cmds = registry.add_subparsers(dest="registry_command", required=True)

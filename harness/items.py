@@ -12,6 +12,7 @@ from harness.gates import GateCase, evaluate, gate_cases
 from harness.gates.result import GateResult
 from harness.plugin import declare_markers
 from harness.pool import MODEL_ROLES
+from harness.report import junit_properties
 from harness.runstate import RUN_KEY
 from harness.session import write_result
 from harness.spec import load_suite
@@ -58,7 +59,7 @@ class GateItem(pytest.Item):
         primary = result.primary
         self.user_properties += [
             ("harness_verdict", result.verdict),
-            ("estimate", None if primary is None else primary.estimate),
+            *junit_properties(result),  # verdict, estimate, interval, reasons: in --junitxml's <properties>
             ("p_value", None if primary is None else primary.p_value),
         ]
         if fails_run(result.verdict, state.inconclusive_fails):

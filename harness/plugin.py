@@ -183,19 +183,35 @@ def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -
     return None
 
 
+@pytest.hookimpl(tryfirst=True)  # before --junitxml writes its file, so the run's verdicts are in it
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state = session.config.stash[RUN_KEY]
     if not state.is_controller or state.session is None:
         return
-    from harness.report import results_document, write_reports
+    from harness.report import append_step_summary, results_document, write_reports
 
     gate_session = state.session
     gate_session.multiplicity = _multiplicity(state)
     gate_session.finalize()
     doc = results_document(gate_session, state.read_run_info(), sys.argv)
-    write_reports(state.run_dir, doc)
+    _, summary = write_reports(state.run_dir, doc)
+    append_step_summary(summary.read_text(encoding="utf-8"))
+    _junit_run_properties(session.config, doc)
     if gate_session.failed() and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def _junit_run_properties(config: pytest.Config, doc: dict[str, Any]) -> None:
+    """--junitxml: the run verdict and each gate's final verdict (after the multiplicity adjustment across the
+    run, which a test case's own properties, written when it finished, cannot know) as testsuite properties."""
+    from _pytest.junitxml import xml_key
+
+    xml = config.stash.get(xml_key, None)
+    if xml is None:
+        return
+    xml.add_global_property("run_verdict", doc["verdict"])
+    for gate in doc["gates"]:
+        xml.add_global_property(f"verdict[{gate['suite']}::{gate['name']}]", gate["verdict"])
 
 
 def _multiplicity(state: RunState) -> str:

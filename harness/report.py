@@ -5,7 +5,8 @@ failing items)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import os
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -179,6 +180,34 @@ def write_reports(run_dir: Path, doc: dict[str, Any]) -> tuple[Path, Path]:
     results = write_atomic(run_dir / "results.json", json.dumps(doc, indent=2) + "\n")
     summary = write_atomic(run_dir / "summary.md", summary_markdown(doc))
     return results, summary
+
+
+def append_step_summary(markdown: str, env: Mapping[str, str] = os.environ) -> Path | None:
+    """Append ``markdown`` to the GitHub Actions step summary ($GITHUB_STEP_SUMMARY) when it is set; the file
+    collects every step's summary, so it is appended to, never replaced. Returns the file, or None."""
+    target = env.get("GITHUB_STEP_SUMMARY")
+    if not target:
+        return None
+    path = Path(target)
+    with path.open("a", encoding="utf-8") as out:
+        out.write(markdown if markdown.endswith("\n") else markdown + "\n")
+    return path
+
+
+def junit_properties(result: GateResult) -> list[tuple[str, object]]:
+    """A gate's evidence as JUnit properties (pytest's user_properties): its verdict as the test item decided
+    it, estimate, interval, one ``reason`` per line of why. The multiplicity adjustment across the run can
+    still turn a PASS into INCONCLUSIVE; the final verdicts are testsuite properties (the plugin adds them)."""
+    primary = result.primary
+    low, high = (primary.ci_low, primary.ci_high) if primary else (None, None)
+    props: list[tuple[str, object]] = [
+        ("verdict", result.verdict),
+        ("estimate", "" if primary is None or primary.estimate is None else f"{primary.estimate:.6g}"),
+        ("ci_low", "" if low is None else f"{low:.6g}"),
+        ("ci_high", "" if high is None else f"{high:.6g}"),
+        ("interval", "" if low is None and high is None else f"[{_num(low, 4)}, {_num(high, 4)}]"),
+    ]
+    return props + [("reason", reason) for reason in result.reasons()]
 
 
 def terminal_lines(results: Sequence[GateResult], verdict: str) -> list[str]:

@@ -76,6 +76,29 @@ def test_init_scaffolds_a_repository_that_loads(tmp_path: Path, capsys: pytest.C
     assert "pytest suites/ --model=candidate" in str(workflow["jobs"]["gate"]["steps"])
 
 
+def test_the_workflow_gates_pull_requests_and_runs_the_nightly_job_with_caches(tmp_path: Path) -> None:
+    assert main(["init", str(tmp_path)]) == 0
+    workflow = read_yaml(tmp_path / ".github" / "workflows" / "gate.yml")
+    triggers = workflow.get("on", workflow.get(True))  # YAML 1.1 reads the key `on` as True
+    assert {"pull_request", "schedule", "workflow_dispatch"} <= set(triggers)
+    gate, nightly = workflow["jobs"]["gate"], workflow["jobs"]["nightly"]
+    assert gate["if"] == "github.event_name == 'pull_request'"
+    assert nightly["if"] == "github.event_name != 'pull_request'"
+
+    def runs(job: dict) -> list[str]:
+        return [step["run"] for step in job["steps"] if "run" in step]
+
+    def cached(job: dict) -> dict[str, str]:
+        return {step["with"]["path"]: step["uses"] for step in job["steps"] if "actions/cache" in step.get("uses", "")}
+
+    assert any(r.startswith("pytest suites/ --model=candidate") and "--junitxml=" in r for r in runs(gate))
+    assert "harness nightly --report-dir=reports" in runs(nightly)
+    # the result cache and the baselines: restored for a pull request (which must not save baselines), saved nightly
+    assert cached(gate) == {".harness": "actions/cache@v4", "suites/baselines": "actions/cache/restore@v4"}
+    assert cached(nightly)[".harness"] == cached(nightly)["suites/baselines"] == "actions/cache@v4"
+    assert workflow["env"]["HARNESS_HOME"] == ".harness"
+
+
 def test_init_keeps_existing_files_unless_forced(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     suite = tmp_path / "suites" / "test_reference.yaml"
     suite.parent.mkdir()
