@@ -44,6 +44,15 @@ def gate(name: str, estimate: float, verdict: str, *, examples: list[dict[str, A
     return doc
 
 
+def slice_record(value: str, n: int, estimate: float, verdict: str, *, gated: bool = False) -> dict[str, Any]:
+    """One slice as the gates record it (see harness.gates.result.SliceResult.to_dict)."""
+    check = {"name": "non_inferiority", "metric": "exact_match", "n": n, "candidate_value": 0.8 + estimate,
+             "reference_value": 0.8, "estimate": estimate, "ci_low": estimate - 0.1, "ci_high": estimate + 0.08,
+             "p_value": 0.04, "p_adjusted": 0.08, "alpha": 0.05, "verdict": verdict, "reasons": [],
+             "details": {}}  # fmt: skip
+    return {"of": "non_inferiority", "by": "category", "value": value, "gated": gated, "check": check}
+
+
 def write_run(
     reports: Path,
     run_id: str,
@@ -103,7 +112,7 @@ def synthetic_history(reports: Path, n_runs: int, models: tuple[str, ...] = ("ca
                 for k in range(3 if verdict != "PASS" else 0)
             ]
             slices = [
-                {"category": c, "n": 20, "estimate": round(estimate + rng.gauss(0, 0.02), 4), "verdict": verdict}
+                slice_record(c, 20, round(estimate + rng.gauss(0, 0.02), 4), verdict)
                 for c in ("geography", "arithmetic", "people")
             ]
             gates.append(gate(name, estimate, verdict, examples=flips, slices=slices))

@@ -11,7 +11,7 @@ import pytest
 
 from harness.cli import main
 from harness.dashboard import diff_pair, latest_by_model, load_runs, slice_table, trends, write_dashboard
-from tests.report_runs import gate, synthetic_history, write_run
+from tests.report_runs import gate, slice_record, synthetic_history, write_run
 
 
 def _gate(name: str, estimate: float, verdict: str, examples: list[dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -170,10 +170,15 @@ def test_slices_render_whatever_their_keys_and_their_absence_is_tolerated(tmp_pa
     )
     assert slice_table(None) == ([], []) and slice_table("junk") == ([], [])
     reports = tmp_path / "reports"
-    write_run(reports, "20260101T000000.000000Z-aaaaaa", "m", [gate("task_baseline", -0.1, "FAIL", slices=slices)])
+    recorded = [slice_record("geo", 30, -0.25, "FAIL", gated=True), slice_record("math", 30, 0.0, "PASS")]
+    write_run(reports, "20260101T000000.000000Z-aaaaaa", "m", [gate("task_baseline", -0.1, "FAIL", slices=recorded)])
     write_run(reports, "20260102T000000.000000Z-bbbbbb", "n", [gate("task_baseline", 0.0, "PASS")])
     html = write_dashboard(reports).read_text()
-    assert html.count("task_baseline: slices") == 1 and '<td class="">geo</td>' in html
+    assert (
+        html.count("task_baseline: slices by category") == 1
+        and '<td class="">category=geo</td>' in html
+        and '<td class="FAIL">FAIL</td>' in html
+    )
 
 
 def test_slices_as_the_gates_record_them_become_one_row_each() -> None:

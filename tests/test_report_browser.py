@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from harness.cli import main
-from tests.report_runs import gate, write_run
+from tests.report_runs import gate, slice_record, write_run
 
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = [
@@ -55,8 +55,7 @@ def page(tmp_path: Path) -> Iterator[Any]:
 def _three_runs_of_two_models(reports: Path) -> None:
     flip = {"id": "fact-peru", "prompt": "Capital of Peru?", "reference": "The capital is Lima.",
             "candidate": "The capital is Quito.", "answer": "Lima"}  # fmt: skip
-    slices = [{"category": "geography", "n": 30, "estimate": -0.2, "verdict": "FAIL"},
-              {"category": "people", "n": 30, "estimate": 0.0, "verdict": "PASS"}]  # fmt: skip
+    slices = [slice_record("geography", 30, -0.2, "FAIL", gated=True), slice_record("people", 30, 0.0, "PASS")]
     write_run(
         reports,
         "20260101T000000.000000Z-aaaaaa",
