@@ -1,6 +1,6 @@
 """Run lm-eval tasks on an already-loaded model and keep lm-eval's per-sample scores as ScoreTables.
 
-    LoadedModel --HFLM(wraps it, never reloads)--> simple_evaluate(log_samples) --by doc id--> TaskResult
+    ModelBackend --lm_eval_model() (HFLM wraps it: no reload)--> simple_evaluate(log_samples) --by doc id--> TaskResult
 
 One row per evaluated document: id = the doc's own "id" field (else ``doc-<n>``), score = the task's metric
 for that doc. The rows' mean must reproduce lm-eval's own aggregate; a mismatch means the alignment is wrong
@@ -27,6 +27,9 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+from harness.backends import ModelBackend
+from harness.batchsize import BatchSize
+from harness.batchsize import check as check_batch_size
 from harness.errors import ConfigError, DataError
 from harness.models import LoadedModel
 from harness.resources import lm_eval_dir
@@ -50,12 +53,12 @@ class TaskResult:
 
 
 def run_tasks(
-    loaded: LoadedModel,
+    loaded: ModelBackend | LoadedModel,
     tasks: Sequence[str],
     *,
     include_paths: Sequence[Path] = (WORLD_TASKS_DIR,),
     limit: int | None = None,
-    batch_size: int = 16,
+    batch_size: BatchSize = 16,
     seed: int = 0,
     apply_chat_template: bool | None = None,
     metrics: Mapping[str, str] | None = None,
@@ -74,19 +77,20 @@ def run_tasks(
         raise ConfigError("no lm-eval tasks given: name at least one (e.g. world_capitals_mc)")
     if limit is not None and limit < 1:
         raise ConfigError(f"limit={limit} must be at least 1 document (or None for all)")
-    if batch_size < 1:
-        raise ConfigError(f"batch_size={batch_size} must be at least 1")
+    check_batch_size(batch_size)
     from lm_eval import simple_evaluate  # lazy: importing lm-eval takes seconds
 
-    has_template = bool(getattr(loaded.tokenizer, "chat_template", None))
-    chat = has_template if apply_chat_template is None else apply_chat_template
+    from harness.backends.hf import as_backend
+
+    model = as_backend(loaded)  # a plain LoadedModel is the transformers backend
+    chat = model.has_chat_template if apply_chat_template is None else apply_chat_template
     metadata = {"world_dir": str(world_dir)} if world_dir is not None else {}
     manager = _task_manager(names, include_paths, metadata)
     built = _build_tasks(manager, names)
     if unknown := sorted(set(metrics or {}) - built.keys()):
         raise ConfigError(f"metrics= names {unknown}, which are not among the tasks run {sorted(built)}: fix the keys")
     results = simple_evaluate(
-        model=_wrap(loaded, batch_size),
+        model=model.lm_eval_model(batch_size),  # the same model: HFLM around it, or the backend's own LM
         tasks=list(built.values()),
         task_manager=manager,  # else simple_evaluate indexes every built-in task again (~10 s)
         limit=limit,
@@ -102,28 +106,13 @@ def run_tasks(
     if results is None:  # only non-zero ranks of a distributed run get None; a wrapped model is rank 0
         raise DataError("lm-eval returned no results: run the gate in a single process (no accelerate launch)")
     run: dict[str, Any] = {
-        "model": loaded.name,
-        "model_hash": loaded.content_hash,
+        "model": model.name,
+        "model_hash": model.content_hash,
         "limit": limit,
         "seed": seed,
         "chat": chat,
     }
     return {name: _task_result(name, task, results, (metrics or {}).get(name), run) for name, task in built.items()}
-
-
-def _wrap(loaded: LoadedModel, batch_size: int) -> Any:
-    """HFLM around the loaded model and tokenizer as they are.
-
-    HFLM takes any non-str ``pretrained`` as the model: it reads ``.device`` and ``.config`` from it (its own
-    ``device`` argument applies to model names only) and puts every input tensor on that device, so a model
-    loaded on a GPU is evaluated there. It only calls forward/generate, which a PeftModel forwards to its base,
-    a 4-bit model serves on its own device and a sharded model's accelerate hooks route between its GPUs, so
-    none needs unwrapping or moving. Log-softmax runs in float32 so half-precision models
-    still rank close options reliably.
-    """
-    from lm_eval.models.huggingface import HFLM
-
-    return HFLM(pretrained=loaded.model, tokenizer=loaded.tokenizer, batch_size=batch_size, softmax_dtype="float32")
 
 
 def _task_manager(tasks: Sequence[str], include_paths: Sequence[Path], metadata: dict[str, Any]) -> Any:

@@ -309,10 +309,13 @@ def _first_cause(exc: BaseException) -> str:
     return next((line for line in lines if "size mismatch" in line), lines[0]).rstrip(".")[:300]
 
 
-def load(spec: ModelSpec, registry: Registry | None = None) -> LoadedModel:
-    """Resolve and load ``spec`` for inference (eval mode)."""
-    resolved = resolve(spec, registry)
-    digest = content_hash(resolved, load_in_4bit=spec.load_in_4bit, placement=spec.resolved_placement())
+def load(
+    spec: ModelSpec, registry: Registry | None = None, *, resolved: Resolved | None = None, digest: str | None = None
+) -> LoadedModel:
+    """Resolve and load ``spec`` for inference (eval mode); a role already resolved and hashed passes both
+    (``resolved``, ``digest``) so its files are not hashed again."""
+    resolved = resolved or resolve(spec, registry)
+    digest = digest or content_hash(resolved, load_in_4bit=spec.load_in_4bit, placement=spec.resolved_placement())
     if resolved.kind == "adapter":
         from peft import PeftModel
 

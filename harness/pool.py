@@ -1,17 +1,21 @@
 """The models of one gating run, by role: ``candidate`` (--model), ``baseline`` (--baseline) and ``base``
 (--base-model). Each is resolved and hashed up front (cheap: files only) and loaded at most once per process,
-on first use, so a run whose results are all cached loads no model at all.
+on first use, so a run whose results are all cached loads no model at all. The scheme of a role's spec picks
+its backend (harness.backends: transformers for plain refs); what a role is loaded into is a ModelBackend.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.backends import ModelBackend, kind_for
+from harness.backends import get as backend
 from harness.device import Placement
 from harness.errors import ConfigError
-from harness.models import LoadedModel, ModelSpec, Resolved, content_hash, describe, load, read_json_file, resolve
+from harness.models import ModelSpec, Resolved, describe, read_json_file, resolve
 from harness.registry import Registry
 
 MODEL_ROLES = ("candidate", "baseline", "base")
@@ -22,15 +26,22 @@ PROVENANCE_FILE = "candidate.json"
 class ModelRole:
     role: str
     spec: ModelSpec
-    resolved: Resolved
+    resolved: Resolved | None  # the local files; None for a backend without files (a served model)
     content_hash: str
     note: str | None = None  # how a default was chosen, shown in the report
     weights_hash: str = ""  # the files alone, whatever the placement: what provenance and the registry record
+    backend: str = "hf"  # the backend kind (harness.backends) that resolved it and loads it
+    details: Mapping[str, Any] = field(default_factory=dict, compare=False)  # the backend's describe()
 
     def describe(self) -> dict[str, Any]:
+        if self.details:
+            details = dict(self.details)
+        else:
+            assert self.resolved is not None, f"role {self.role}: a role without files must carry its details"
+            details = describe(self.spec, self.resolved, self.content_hash)
         return {
             "role": self.role,
-            **describe(self.spec, self.resolved, self.content_hash),
+            **details,
             "weights_hash": self.weights_hash or self.content_hash,
             "note": self.note,
         }
@@ -40,7 +51,7 @@ class ModelRole:
 class ModelPool:
     roles: dict[str, ModelRole]
     registry: Registry
-    _loaded: dict[str, LoadedModel] = field(default_factory=dict)
+    _loaded: dict[str, ModelBackend] = field(default_factory=dict)
     loads: int = 0  # models actually loaded in this process (for reports and tests)
 
     def role(self, name: str) -> ModelRole:
@@ -48,11 +59,11 @@ class ModelPool:
             raise ConfigError(f"unknown model role {name!r}: use one of {', '.join(MODEL_ROLES)}")
         return self.roles[name]
 
-    def load(self, name: str) -> LoadedModel:
-        """The loaded model of ``name``; roles that share content share one loaded model."""
+    def load(self, name: str) -> ModelBackend:
+        """The loaded model of ``name``, by its backend; roles that share content share one loaded model."""
         role = self.role(name)
         if role.content_hash not in self._loaded:
-            self._loaded[role.content_hash] = load(role.spec, self.registry)
+            self._loaded[role.content_hash] = backend(role.backend).load(role, self.registry)
             self.loads += 1
         return self._loaded[role.content_hash]
 
@@ -73,20 +84,20 @@ def candidate_provenance(path: Path) -> dict[str, Any] | None:
 
 
 def _role(role: str, spec: ModelSpec, registry: Registry, note: str | None = None) -> ModelRole:
-    resolved = resolve(spec, registry)
-    placement = spec.resolved_placement()
-    digest = content_hash(resolved, load_in_4bit=spec.load_in_4bit, placement=placement)
-    # Hash the files a second time only where the placement changed the digest (off the CPU's float32).
-    weights = content_hash(resolved, load_in_4bit=spec.load_in_4bit) if placement.hash_tag() else digest
-    return ModelRole(role, spec, resolved, digest, note, weights)
+    """``spec`` resolved and hashed by the backend its scheme names (no weights loaded)."""
+    kind = kind_for(spec.ref)
+    found = kind.resolve(spec, registry)
+    weights = found.weights_hash or found.content_hash
+    return ModelRole(role, spec, found.resolved, found.content_hash, note, weights, kind.name, found.details)
 
 
 def candidate_role(
     model: str, *, load_in_4bit: bool | None = None, registry: Registry, placement: Placement | None = None
 ) -> ModelRole:
     """The candidate as a gating run sees it: 4-bit when its provenance says it was trained in 4-bit."""
-    resolved = resolve(ModelSpec(model), registry)
-    provenance = candidate_provenance(resolved.path) or {}
+    provenance: dict[str, Any] = {}
+    if kind_for(model).name == "hf":  # only local files carry a training provenance
+        provenance = candidate_provenance(resolve(ModelSpec(model), registry).path) or {}
     quantized = bool(provenance.get("load_in_4bit")) if load_in_4bit is None else load_in_4bit
     return _role("candidate", ModelSpec(model, load_in_4bit=quantized, placement=placement), registry)
 
@@ -110,7 +121,7 @@ def build_pool(
         return ModelSpec(ref, placement=placement)
 
     cand_resolved = candidate.resolved
-    provenance = candidate_provenance(cand_resolved.path) or {}
+    provenance = (candidate_provenance(cand_resolved.path) if cand_resolved else None) or {}
     if baseline is not None:
         base_line = _role("baseline", spec(baseline), registry, note="given by --baseline")
     elif registry.get("production") is not None:
@@ -126,7 +137,7 @@ def build_pool(
         base = _role("base", spec(base_model), registry, note="given by --base-model")
     elif provenance.get("base_model", {}).get("path"):
         base = _role("base", spec(provenance["base_model"]["path"]), registry, note="from the candidate's provenance")
-    elif cand_resolved.base is not None:
+    elif cand_resolved is not None and cand_resolved.base is not None:
         base = _role("base", spec(str(cand_resolved.base.path)), registry, note="from the adapter's config")
     else:
         base = _role("base", spec("base"), registry, note="default: the base alias")

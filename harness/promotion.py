@@ -83,7 +83,8 @@ def _reference_problems(doc: dict[str, Any], role: ModelRole) -> list[str]:
         for name, flag in (("baseline", "baseline"), ("base", "base-model"))
         if models.get(name, {}).get("content_hash") == role.content_hash
     ]
-    trained_from = (candidate_provenance(role.resolved.path) or {}).get("base_model", {}).get("content_hash")
+    files = role.resolved.path if role.resolved else None
+    trained_from = ((candidate_provenance(files) if files else None) or {}).get("base_model", {}).get("content_hash")
     gated = models.get("base", {})
     gated_base = gated.get("weights_hash", gated.get("content_hash"))  # training records the files' own hash
     if trained_from and gated_base != trained_from:
@@ -115,6 +116,11 @@ def check_promotion(
     """Whether ``model`` may be promoted: its latest gating run (on ``placement``: a bfloat16 GPU run is not a
     float32 CPU one) covered every suite under ``suites_dir``, against proper references, and every gate passed."""
     role = candidate_role(model, registry=registry or Registry(), placement=placement)
+    if role.resolved is None:
+        raise RegistryError(
+            f"{model} is served by the {role.backend!r} backend and has no local files: the registry promotes "
+            "model directories only; promote the directory the server loads"
+        )
     runs = gating_runs(report_dir, role.content_hash)
     if not runs:
         return PromotionCheck(

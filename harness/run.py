@@ -2,7 +2,11 @@
 
 Prompts are rendered with the tokenizer's chat template and left-padded, so every row of a batch ends at
 the same position and generation appends on the right; the attention mask hides the padding. Decoding is
-greedy unless the settings ask for sampling (then it is seeded).
+greedy unless the settings ask for sampling (then it is seeded). ``batch_size: auto`` finds the largest batch
+that fits (harness.batchsize); greedy results do not depend on the batch size.
+
+These functions are the transformers backend (harness.backends.hf); given any other backend they hand the
+call to it, so ``generate(backend, ...)`` works whatever runs the model.
 """
 
 from __future__ import annotations
@@ -11,20 +15,25 @@ import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tqdm.auto import tqdm
 
+from harness.batchsize import BatchSize, run_batched
+from harness.batchsize import check as check_batch_size
 from harness.cases import Case, Message
 from harness.device import model_device
 from harness.errors import ConfigError
 from harness.models import LoadedModel
 
+if TYPE_CHECKING:
+    from harness.backends.protocol import ModelBackend
+
 
 @dataclass(frozen=True)
 class DecodingSettings:
     max_new_tokens: int = 32
-    batch_size: int = 32
+    batch_size: BatchSize = 32  # or "auto": the largest that fits, found once per model and device
     temperature: float = 0.0  # 0 means greedy
     top_p: float = 1.0
     seed: int = 0
@@ -33,8 +42,7 @@ class DecodingSettings:
     def __post_init__(self) -> None:
         if self.max_new_tokens < 1:
             raise ConfigError(f"max_new_tokens={self.max_new_tokens} must be at least 1")
-        if self.batch_size < 1:
-            raise ConfigError(f"batch_size={self.batch_size} must be at least 1")
+        check_batch_size(self.batch_size)
         if not (math.isfinite(self.temperature) and self.temperature >= 0) or not 0 < self.top_p <= 1:
             raise ConfigError(f"temperature={self.temperature} must be >= 0 and top_p={self.top_p} in (0, 1]")
         if self.repeats < 1:
@@ -63,20 +71,30 @@ def _batches(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
 
 
 def generate(
-    loaded: LoadedModel, cases: Sequence[Case], settings: DecodingSettings, desc: str = "generate"
+    loaded: LoadedModel | ModelBackend, cases: Sequence[Case], settings: DecodingSettings, desc: str = "generate"
 ) -> list[str]:
     """The model's reply to each case, in order, with special tokens stripped."""
+    if not isinstance(loaded, LoadedModel):
+        return loaded.generate(cases, settings, desc)
+    device = model_device(loaded.model)
+    prompts = [render(loaded.tokenizer, case.messages) for case in cases]
+    run = lambda size: _generate(loaded, prompts, settings, size, desc)  # noqa: E731
+    return run_batched(settings.batch_size, run, model_hash=loaded.content_hash, device=str(device))
+
+
+def _generate(
+    loaded: LoadedModel, prompts: Sequence[str], settings: DecodingSettings, batch_size: int, desc: str
+) -> list[str]:
     import torch
 
     tokenizer, model = loaded.tokenizer, loaded.model
     device = model_device(model)
-    prompts = [render(tokenizer, case.messages) for case in cases]
     sampling = settings.temperature > 0
     if sampling:
-        torch.manual_seed(settings.seed)
+        torch.manual_seed(settings.seed)  # seeded per attempt: a retry after out-of-memory samples the same
     outputs: list[str] = []
     with tqdm(total=len(prompts), desc=f"{desc} [{loaded.name}]", unit="case", leave=False) as bar:
-        for chunk in _batches(prompts, settings.batch_size):
+        for chunk in _batches(prompts, batch_size):
             enc = tokenizer(list(chunk), return_tensors="pt", padding=True, add_special_tokens=False).to(device)
             with torch.no_grad():
                 out = model.generate(
@@ -96,16 +114,16 @@ def generate(
 
 
 def loglikelihood(
-    loaded: LoadedModel,
+    loaded: LoadedModel | ModelBackend,
     requests: Sequence[tuple[Sequence[Message], str]],
-    batch_size: int = 32,
+    batch_size: BatchSize = 32,
     desc: str = "loglikelihood",
 ) -> list[float]:
     """Sum of log-probabilities of each continuation given its chat context (the rendered prompt)."""
-    import torch
-
-    tokenizer, model = loaded.tokenizer, loaded.model
-    device = model_device(model)
+    if not isinstance(loaded, LoadedModel):
+        return loaded.loglikelihood(requests, batch_size, desc)
+    check_batch_size(batch_size)
+    tokenizer = loaded.tokenizer
     rows: list[tuple[list[int], int]] = []  # (full token ids, number of continuation tokens)
     for messages, continuation in requests:
         context = tokenizer(render(tokenizer, messages), add_special_tokens=False)["input_ids"]
@@ -113,6 +131,17 @@ def loglikelihood(
         if not target:
             raise ConfigError(f"empty continuation for prompt {messages[-1].content!r}: nothing to score")
         rows.append((context + target, len(target)))
+    run = lambda size: _loglikelihood(loaded, rows, size, desc)  # noqa: E731
+    return run_batched(batch_size, run, model_hash=loaded.content_hash, device=str(model_device(loaded.model)))
+
+
+def _loglikelihood(
+    loaded: LoadedModel, rows: Sequence[tuple[list[int], int]], batch_size: int, desc: str
+) -> list[float]:
+    import torch
+
+    tokenizer, model = loaded.tokenizer, loaded.model
+    device = model_device(model)
     scores: list[float] = []
     pad = tokenizer.pad_token_id
     with tqdm(total=len(rows), desc=f"{desc} [{loaded.name}]", unit="case", leave=False) as bar:

@@ -74,8 +74,11 @@ class RunState:
 
             if not self.options.model:
                 raise HarnessError("no --model given")
-            # CUDA asked for where there is none is a usage error (DeviceError), before any model is resolved
-            placement = resolve_placement(self.options.device, self.options.dtype, self.options.device_map)
+            # CUDA asked for where there is none is a usage error (DeviceError), before any model is resolved.
+            # auto / auto is left to the backends that place a model (None: resolved once, on first use), so a
+            # run of models without a device (fake, served) never imports torch.
+            request = (self.options.device, self.options.dtype, self.options.device_map)
+            placement = None if request == ("auto", "auto", None) else resolve_placement(*request)
             pool = build_pool(
                 self.options.model,
                 baseline=self.options.baseline,

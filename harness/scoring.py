@@ -2,6 +2,13 @@
 
 Generations and answer log-likelihoods are what is cached (keyed by model hash, cases hash and decoding);
 scoring them is cheap and redone every run, so changing a margin or a scorer never costs a forward pass.
+Models are reached through their backend (harness.backends.ModelBackend) only.
+
+``batch_size: auto`` is keyed as the word ``auto``, never as the size it resolves to: the size depends on the
+free memory of the moment (and is only known after the run), while the results do not depend on it (greedy
+decoding, left padding with an attention mask and explicit positions: every row is computed as it would be
+alone, which tests/test_run.py checks). Keying on the resolved size would miss the cache across machines and
+runs for no gain. A fixed batch size stays in the key as it always was, so existing caches stay valid.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ from harness.cache import ResultCache, cache_key
 from harness.cases import Case
 from harness.errors import ConfigError
 from harness.pool import ModelPool
-from harness.run import DecodingSettings, generate, loglikelihood
+from harness.run import DecodingSettings
 from harness.sampling import cache_decoding, per_item, repeat_seeds, repeat_settings
 from harness.scorers import Judge, exact_match, rouge_l
 from harness.scores import ScoreTable, table
@@ -54,7 +61,8 @@ class Scorer:
         """The replies of ``role`` to ``cases`` in one repeat (each repeat has its own seed and cache entry)."""
         settings = repeat_settings(self.decoding, repeat)
         key = self.generation_key(role, cases, repeat)
-        return list(self._cached(role, key, cases, lambda: generate(self.pool.load(role), cases, settings, role)))
+        run = lambda: self.pool.load(role).generate(cases, settings, role)  # noqa: E731
+        return list(self._cached(role, key, cases, run))
 
     def answer_loglikelihoods(self, role: str, cases: Sequence[Case]) -> list[float]:
         missing = [c.id for c in cases if not c.answer]
@@ -67,7 +75,7 @@ class Scorer:
             batch_size=self.decoding.batch_size,
         )
         requests = [(c.messages, str(c.answer)) for c in cases]
-        run = lambda: loglikelihood(self.pool.load(role), requests, self.decoding.batch_size, desc=role)  # noqa: E731
+        run = lambda: self.pool.load(role).loglikelihood(requests, self.decoding.batch_size, desc=role)  # noqa: E731
         return [float(v) for v in self._cached(role, key, cases, run)]
 
     def _cached(self, role: str, key: str, cases: Sequence[Case], run: Any) -> list[Any]:

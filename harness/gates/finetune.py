@@ -1,7 +1,7 @@
 """Fine-tuning run gate: a short real training run of a recipe, as a test case. Its training loss must fall
 by a stated fraction, with no NaN or explosion, and the overfitting detector (validation loss rising while
 training loss falls) must stay quiet. The run is cached by recipe, data files, base model and training
-package versions: an unchanged recipe is not retrained on every gating run.
+package versions and placement (device kind, dtype): an unchanged recipe is not retrained on every gating run.
 """
 
 from __future__ import annotations
@@ -52,8 +52,11 @@ def evaluate(case: GateCase[FinetuneGate], ctx: RunContext) -> GateResult:
     recipe = api.load_train_spec(api.find_recipe(spec.recipe, suite.root)).with_max_steps(spec.max_steps)
     recipe = replace(recipe, training=replace(recipe.training, eval_every=spec.eval_every))
     base = resolve(ModelSpec(recipe.base_model), ctx.pool.registry)
+    placement = recipe.placement()  # the recipe's device / dtype as resolved here (auto: cuda + bfloat16 on a GPU)
     key = cache_key(
         what="finetune",
+        # a bfloat16 GPU run never reuses a float32 CPU run's curves (the recipe's own hash has only "auto")
+        placement={"kind": placement.kind, "dtype": placement.dtype},
         recipe=recipe.content_hash(),
         inputs=recipe.inputs_hash(),
         base=content_hash(base, load_in_4bit=False),

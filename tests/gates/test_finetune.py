@@ -104,3 +104,27 @@ def test_a_healthy_run_passes(tmp_path: Path, tiny_model_dir: Path) -> None:
 def test_too_few_evaluations_for_the_overfitting_check_is_a_suite_error(tmp_path: Path, tiny_model_dir: Path) -> None:
     with pytest.raises(ConfigError, match=r"max_steps=10 allows 2 evaluation\(s\); .* raise max_steps to 15"):
         load_suite(_suite(tmp_path, tiny_model_dir, lr=1e-3, steps=10))
+
+
+def test_the_cached_run_is_keyed_by_placement(
+    tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bfloat16 run never reuses a float32 run's curves (nor a GPU run a CPU one's), and the same placement
+    reuses them: the training itself is stubbed, only the cache key is under test."""
+    from harness.device import Placement
+    from training import api
+    from training.config import TrainSpec
+
+    runs: list[Placement] = []
+    placement = Placement("cpu", "float32")
+
+    def fake_run(recipe: TrainSpec, **_: object) -> dict:
+        runs.append(recipe.placement())
+        return {"curves": {"train": [[1, 2.0], [2, 0.5]], "validation": [[1, 1.0], [2, 0.9]]}, "diverged": None}
+
+    monkeypatch.setattr(api, "short_run", fake_run)
+    monkeypatch.setattr(TrainSpec, "placement", lambda self: placement)
+    suite = _suite(tmp_path, tiny_model_dir, lr=1e-3, steps=15)
+    for placement in (Placement("cpu", "float32"), Placement("cpu", "bfloat16"), Placement("cpu", "float32")):  # noqa: B007
+        assert _run(suite, tiny_model_dir, tmp_path).verdict == "PASS"
+    assert [(p.kind, p.dtype) for p in runs] == [("cpu", "float32"), ("cpu", "bfloat16")]
