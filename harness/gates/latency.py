@@ -20,7 +20,7 @@ What it decides (``margin`` m: "at most m slower", e.g. 0.10)
       largest absolute bound of the two A/A intervals; when it is wider than ``log(1 + m)`` the machine cannot
       resolve the margin and every check of the gate becomes INCONCLUSIVE.
 
-Reported beside them: p50 / p95 latency, tokens per second (reply tokens re-tokenized over wall time) and,
+Reported beside them: p50 / p95 latency, tokens per second (reply tokens re-tokenized over wall time; whitespace words for a backend without a tokenizer) and,
 with ``ttft: true``, time to first token. The transformers path has no streaming hook in
 :func:`harness.run.generate`, so time to first token is measured as a one-token generation through the same
 path (prefill plus one decoding step), an extra timed call per item and arm.
@@ -41,12 +41,12 @@ from typing import Any, Literal
 
 import numpy as np
 
+from harness.backends.protocol import ModelBackend
 from harness.cases import Case
 from harness.errors import ConfigError
 from harness.gates.context import RunContext
 from harness.gates.registry import GateCase, GateKind, register
 from harness.gates.result import Check, GateResult
-from harness.models import LoadedModel
 from harness.run import DecodingSettings, generate
 from harness.scores import table
 from harness.stats import compare_paired
@@ -110,14 +110,22 @@ def sample(cases: Sequence[Case], items: int, seed: int) -> list[Case]:
     return random.Random(seed).sample(list(cases), items)
 
 
-def _timed(loaded: LoadedModel, case: Case, settings: DecodingSettings, desc: str) -> tuple[float, str]:
+def _timed(loaded: ModelBackend, case: Case, settings: DecodingSettings, desc: str) -> tuple[float, str]:
     start = time.perf_counter()
     text = generate(loaded, [case], settings, desc)[0]
     return time.perf_counter() - start, text
 
 
+def _count_tokens(model: ModelBackend, text: str) -> int:
+    """Reply tokens by the model's own tokenizer; whitespace words for a backend without one (said in the notes)."""
+    tokenizer = getattr(model, "tokenizer", None)
+    if tokenizer is None:
+        return len(text.split())
+    return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
 def measure(
-    models: dict[str, LoadedModel], cases: Sequence[Case], spec: LatencyGate, settings: DecodingSettings
+    models: dict[str, ModelBackend], cases: Sequence[Case], spec: LatencyGate, settings: DecodingSettings
 ) -> Timings:
     """Time every arm on every case, interleaved with a rotating order; warm-up generations are discarded."""
     arms = list(models)
@@ -136,7 +144,7 @@ def measure(
             for arm in arms[shift:] + arms[:shift]:
                 seconds, text = _timed(models[arm], case, settings, f"latency {arm}")
                 out.seconds[arm][i].append(seconds)
-                count = len(models[arm].tokenizer(text, add_special_tokens=False)["input_ids"])
+                count = _count_tokens(models[arm], text)
                 out.tokens[arm][i].append(max(count, 1))
                 if spec.ttft:
                     out.first_token[arm][i].append(_timed(models[arm], case, first, f"first token {arm}")[0])
