@@ -20,10 +20,10 @@ What it decides (``margin`` m: "at most m slower", e.g. 0.10)
       largest absolute bound of the two A/A intervals; when it is wider than ``log(1 + m)`` the machine cannot
       resolve the margin and every check of the gate becomes INCONCLUSIVE.
 
-Reported beside them: p50 / p95 latency, tokens per second (reply tokens re-tokenized over wall time; whitespace words for a backend without a tokenizer) and,
-with ``ttft: true``, time to first token. The transformers path has no streaming hook in
-:func:`harness.run.generate`, so time to first token is measured as a one-token generation through the same
-path (prefill plus one decoding step), an extra timed call per item and arm.
+Reported beside them: p50 / p95 latency, tokens per second (reply tokens re-tokenized over wall time; whitespace
+words for a backend without a tokenizer) and, with ``ttft: true``, time to first token. The transformers path has
+no streaming hook in :func:`harness.run.generate`, so time to first token is measured as a one-token generation
+through the same path (prefill plus one decoding step), an extra timed call per item and arm.
 
 Wall-clock timing is noisy on shared machines (other jobs, CPU frequency scaling, thermal throttling): run it
 on a dedicated runner, raise ``repeats``, and read the A/A spread before trusting a verdict.

@@ -58,11 +58,20 @@ def _fake_generate(candidate_right: Sequence[bool], prompted_right: bool, seen: 
     return generate
 
 
+class _Scripted:
+    """A role's model whose replies ``fake(role, cases, settings, desc)`` scripts."""
+
+    def __init__(self, role: str, fake) -> None:  # type: ignore[no-untyped-def]
+        self.role, self.fake = role, fake
+
+    def generate(self, cases: Sequence[Case], settings: DecodingSettings, desc: str = "") -> list[str]:
+        return list(self.fake(self.role, cases, settings, desc))
+
+
 def _run(tmp_path: Path, suite_path: Path, tiny_model_dir: Path, tiny_adapter_dir: Path, monkeypatch, fake):  # type: ignore[no-untyped-def]
     suite = load_suite(suite_path)
     pool = build_pool(str(tiny_adapter_dir), baseline=str(tiny_model_dir), base_model=str(tiny_model_dir))
-    monkeypatch.setattr(pool, "load", lambda role: role)
-    monkeypatch.setattr("harness.scoring.generate", fake)
+    monkeypatch.setattr(pool, "load", lambda role: _Scripted(role, fake))
     ctx = RunContext(pool, ResultCache(tmp_path / "cache"), tmp_path / "run")
     return evaluate(GateCase(suite, "pb", suite.gates["pb"]), ctx)
 
