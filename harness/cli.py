@@ -168,6 +168,9 @@ def _train(args: argparse.Namespace) -> int:
     if args.device is not None or args.dtype is not None:  # the flags override the spec's device / dtype keys
         spec = replace(spec, device=args.device or spec.device, dtype=args.dtype or spec.dtype)
     result = api.train(spec, resume=args.resume, force=args.force, progress=not args.quiet)
+    if result.rank != 0:  # torchrun / accelerate launch: rank 0 wrote, registered and reports the candidate
+        print(f"rank {result.rank}: trained its share; rank 0 wrote and registered {result.candidate_dir}")
+        return 0
     curves = result.provenance["curves"]
     last_val = curves["validation"][-1][1] if curves["validation"] else float("nan")
     print(

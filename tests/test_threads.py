@@ -20,3 +20,14 @@ def test_harness_threads_overrides_and_is_validated(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("HARNESS_THREADS", "two")
     with pytest.raises(ConfigError, match="HARNESS_THREADS='two' must be a positive integer"):
         threads_for(1)
+
+
+def test_processes_sharing_the_machine_divide_its_cpus(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HARNESS_THREADS", raising=False)
+    monkeypatch.setattr("os.cpu_count", lambda: 8)
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
+    assert threads_for(10 * SMALL_MODEL) == 4 and threads_for(2_000_000) == 1
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "16")
+    assert threads_for(10 * SMALL_MODEL) == 1  # never zero
+    monkeypatch.setenv("HARNESS_THREADS", "3")
+    assert threads_for(10 * SMALL_MODEL) == 3

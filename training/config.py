@@ -20,6 +20,7 @@ from harness.errors import ConfigError, RegistryError
 from harness.registry import check_alias
 from harness.world import default_world_dir, load_manifest
 from harness.yamlspec import from_mapping, read_yaml
+from training.distributed import World
 
 Method = Literal["lora", "qlora", "full"]
 Schedule = Literal["cosine", "linear", "constant_with_warmup"]
@@ -107,7 +108,7 @@ class OptimSpec:
     epochs: float = 3.0
     max_steps: int | None = None  # overrides epochs when set
     learning_rate: float = 2e-4
-    batch_size: int = 16
+    batch_size: int = 16  # the global batch: over N processes (torchrun, accelerate launch) each takes 1/N
     gradient_accumulation_steps: int = 1
     warmup: float = 0.05  # a fraction of the steps (< 1) or a number of steps (>= 1)
     schedule: Schedule = "cosine"
@@ -302,21 +303,34 @@ def precision_arguments(placement: Placement) -> dict[str, Any]:
 
 
 def training_arguments(
-    spec: TrainSpec, output_dir: Path, *, progress: bool = True, placement: Placement | None = None
+    spec: TrainSpec,
+    output_dir: Path,
+    *,
+    progress: bool = True,
+    placement: Placement | None = None,
+    processes: int = 1,
 ) -> Any:
     from transformers import TrainingArguments
 
-    return TrainingArguments(**training_kwargs(spec, output_dir, progress=progress, placement=placement))
+    kwargs = training_kwargs(spec, output_dir, progress=progress, placement=placement, processes=processes)
+    return TrainingArguments(**kwargs)
 
 
 def training_kwargs(
-    spec: TrainSpec, output_dir: Path, *, progress: bool = True, placement: Placement | None = None
+    spec: TrainSpec,
+    output_dir: Path,
+    *,
+    progress: bool = True,
+    placement: Placement | None = None,
+    processes: int = 1,
 ) -> dict[str, Any]:
-    """The TrainingArguments of ``spec`` on ``placement`` (default: the spec's, resolved here), as keywords."""
+    """The TrainingArguments of ``spec`` on ``placement`` (default: the spec's, resolved here), as keywords.
+    ``training.batch_size`` is the global batch: over ``processes`` DDP processes each takes its share."""
     from transformers import TrainingArguments
 
     placement = placement or spec.placement()
     opt = spec.training
+    per_device = World(size=processes).per_device_batch(opt.batch_size)
     early = opt.early_stopping is not None
     # transformers renamed the option late in 5.x; the old name still works there but warns.
     fields = getattr(TrainingArguments, "__dataclass_fields__", {})
@@ -326,8 +340,8 @@ def training_kwargs(
         output_dir=str(output_dir),
         num_train_epochs=opt.epochs,
         max_steps=opt.max_steps or -1,
-        per_device_train_batch_size=opt.batch_size,
-        per_device_eval_batch_size=opt.batch_size,
+        per_device_train_batch_size=per_device,
+        per_device_eval_batch_size=per_device,
         gradient_accumulation_steps=opt.gradient_accumulation_steps,
         learning_rate=opt.learning_rate,
         lr_scheduler_type=opt.schedule,

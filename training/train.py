@@ -26,8 +26,10 @@ from harness.pool import PROVENANCE_FILE
 from harness.provenance import TRAINING_PACKAGES, environment, package_versions
 from harness.registry import Registry
 from harness.world import default_world_dir, load_manifest
+from training import distributed
 from training.config import TrainSpec, training_arguments
 from training.data import Example, PreparedData, encode, load_replay_pool, preflight, prepare
+from training.distributed import World
 from training.model import base_dtype, load_for_training, parameter_counts
 from training.monitor import Monitor, detect_overfitting
 
@@ -49,6 +51,7 @@ class TrainResult:
     candidate_dir: Path
     provenance: dict[str, Any]
     reused: bool
+    rank: int = 0  # in a multi-process run, only rank 0 wrote the candidate and registered it
 
 
 def _data_hash(examples: list[Example]) -> str:
@@ -104,13 +107,16 @@ def run_training(
     resume: bool = False,
     progress: bool = True,
     log: Callable[[str], None] = print,
+    world: World | None = None,
 ) -> tuple[Any, Monitor, dict[str, Any]]:
-    """Train ``spec`` on ``data`` into ``out`` (checkpoints under it); returns (model, monitor, preflight)."""
+    """Train ``spec`` on ``data`` into ``out`` (checkpoints under it); returns (model, monitor, preflight).
+    In a multi-process run (``world``) every process calls this; only rank 0 touches the checkpoints."""
     from transformers import DataCollatorForSeq2Seq, EarlyStoppingCallback, PrinterCallback, Trainer
 
     tokenizer.padding_side = "right"  # training pads on the right; generation later pads on the left
     train_set = [e.__dict__ for e in encode(data.train, tokenizer, max_length=spec.data.max_length)]
     eval_set = [e.__dict__ for e in encode(data.validation, tokenizer, max_length=spec.data.max_length)]
+    world = world or World()
     placement = spec.placement()
     model = load_for_training(spec, base.path, placement)
     trainable, total = parameter_counts(model)
@@ -121,7 +127,7 @@ def run_training(
         total_params=total,
         trainable_params=trainable,
         mean_tokens=sum(len(e["input_ids"]) for e in train_set) / len(train_set),
-        batch_size=spec.training.batch_size,
+        batch_size=world.per_device_batch(spec.training.batch_size),
         hidden_size=config.hidden_size,
         num_layers=config.num_hidden_layers,
         gradient_checkpointing=spec.training.gradient_checkpointing,
@@ -135,7 +141,7 @@ def run_training(
         callbacks.append(EarlyStoppingCallback(early.patience, early.threshold))
     checkpoints = out / "checkpoints"
     resume_from = None
-    if not resume:
+    if not resume and world.main:
         shutil.rmtree(checkpoints, ignore_errors=True)  # a later --resume must not pick up an older run's state
     if resume:
         resume_from = _last_checkpoint(checkpoints)
@@ -144,7 +150,7 @@ def run_training(
         log(f"resuming from {resume_from}")
     trainer = Trainer(
         model=model,
-        args=training_arguments(spec, checkpoints, progress=progress, placement=placement),
+        args=training_arguments(spec, checkpoints, progress=progress, placement=placement, processes=world.size),
         train_dataset=train_set,
         eval_dataset=eval_set,
         data_collator=DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=-100),
@@ -173,6 +179,7 @@ def _provenance(
     data: PreparedData,
     monitor: Monitor,
     preflight_info: dict[str, Any],
+    processes: dict[str, Any],
 ) -> dict[str, Any]:
     overfit = detect_overfitting(monitor.train, monitor.evals)
     return {
@@ -181,6 +188,7 @@ def _provenance(
         "method": spec.method,
         "load_in_4bit": spec.method == "qlora",
         "placement": spec.placement().describe(),  # where it trained and in what (mixed) precision
+        "distributed": processes,  # world size, backend, per-device and global batch
         "base_model": {
             "spec": spec.base_model,
             "path": str(base.path),
@@ -221,6 +229,10 @@ def _sort_adapter_sets(config: Path) -> None:
         write_atomic(config, json.dumps(raw, indent=2, sort_keys=True) + "\n")
 
 
+def _quiet(_: str) -> None:
+    """The log of ranks other than 0: one copy of every line is enough."""
+
+
 def train(
     spec: TrainSpec,
     *,
@@ -230,10 +242,17 @@ def train(
     registry: Registry | None = None,
     log: Callable[[str], None] = print,
 ) -> TrainResult:
+    """Train ``spec`` into a candidate and register it. Under torchrun / accelerate launch every process calls
+    this and trains its share (DDP); only rank 0 writes the candidate, its provenance and the registry entry,
+    and the others return once it has (see training/distributed.py)."""
     from transformers import AutoTokenizer
 
+    world = distributed.current()
+    placement = spec.placement()  # CUDA asked for where there is none: say so before preparing any data
+    world.per_device_batch(spec.training.batch_size)  # a batch that does not split: say so before anything
+    backend = distributed.start(world, placement)
+    log = log if world.main else _quiet
     registry = registry or Registry()
-    spec.placement()  # CUDA asked for where there is none: say so before preparing any data
     base = _base(spec, registry)
     tokenizer = AutoTokenizer.from_pretrained(str(base.path))
     data = prepare_data(spec, tokenizer)
@@ -243,33 +262,53 @@ def train(
         content_hash(base, load_in_4bit=False),
         _data_hash([*data.train, *data.validation]),
         json.dumps(package_versions(TRAINING_PACKAGES), sort_keys=True),  # a new peft or torch trains anew
-        *([tag] if (tag := spec.placement().hash_tag()) else []),  # a GPU / bf16 run is another candidate
+        *([tag] if (tag := placement.hash_tag()) else []),  # a GPU / bf16 run is another candidate
+        *([f"processes={world.size}"] if world.distributed else []),  # DDP sums gradients in another order
     ]
     key = hashlib.sha256(":".join(inputs).encode()).hexdigest()
     out = harness_home() / "candidates" / f"{spec.name}-{key[:12]}"
     reused = (out / PROVENANCE_FILE).is_file() and not force and not resume
+    # one decision for all: the same run (spec, base, data, packages) and the same reuse of a finished one
+    distributed.agree(world, (key, reused), "the training run's key and whether it is reused")
     if not reused:
-        if force:
-            _check_not_in_use(out, spec, registry)
-            shutil.rmtree(out, ignore_errors=True)
-        out.mkdir(parents=True, exist_ok=True)
+        if world.main:
+            if force:
+                _check_not_in_use(out, spec, registry)
+                shutil.rmtree(out, ignore_errors=True)
+            out.mkdir(parents=True, exist_ok=True)
+        distributed.barrier(world)  # the others train into the directory rank 0 has just prepared
         started = time.perf_counter()
         model, monitor, preflight_info = run_training(
-            spec, out, data, tokenizer, base, resume=resume, progress=progress, log=log
+            spec, out, data, tokenizer, base, resume=resume, progress=progress, log=log, world=world
         )
         seconds = round(time.perf_counter() - started, 1)
-        model.save_pretrained(str(out), safe_serialization=True)
-        _sort_adapter_sets(out / "adapter_config.json")
-        tokenizer.save_pretrained(str(out))
-        provenance = {**_provenance(spec, base, data, monitor, preflight_info), "train_seconds": seconds}
-        write_atomic(out / PROVENANCE_FILE, json.dumps(provenance, indent=2) + "\n")
+        if world.main:
+            model.save_pretrained(str(out), safe_serialization=True)
+            _sort_adapter_sets(out / "adapter_config.json")
+            tokenizer.save_pretrained(str(out))
+            processes = distributed.describe(
+                world, backend, spec.training.batch_size, spec.training.gradient_accumulation_steps
+            )
+            provenance = {
+                **_provenance(spec, base, data, monitor, preflight_info, processes),
+                "train_seconds": seconds,
+            }
+            write_atomic(out / PROVENANCE_FILE, json.dumps(provenance, indent=2) + "\n")
+    if world.main:
+        _register(spec, out, registry)
+    distributed.barrier(world)  # the others return once the candidate is written and registered
+    provenance = json.loads((out / PROVENANCE_FILE).read_text(encoding="utf-8"))
+    return TrainResult(out, provenance, reused, rank=world.rank)
+
+
+def _register(spec: TrainSpec, out: Path, registry: Registry) -> None:
+    """Point the spec's alias at the candidate in ``out`` (unless it already points at these exact files)."""
     provenance = json.loads((out / PROVENANCE_FILE).read_text(encoding="utf-8"))
     candidate = resolve(ModelSpec(str(out)), registry)
     digest = content_hash(candidate, load_in_4bit=bool(provenance["load_in_4bit"]))
     current = registry.get(spec.register_as)
     if current is None or current.content_hash != digest:
         registry.set(spec.register_as, out, content_hash=digest, reason=f"harness train {spec.path.name}")
-    return TrainResult(out, provenance, reused)
 
 
 def short_run(spec: TrainSpec, *, registry: Registry | None = None) -> dict[str, Any]:
