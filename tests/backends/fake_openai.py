@@ -2,7 +2,9 @@
 
 Chat completions answer ``reply to: <last user message>``; a message containing ``sleep=S`` answers after S
 seconds. Completions with ``echo`` tokenise the prompt one character per token, the log-probability of a
-character c being -(ord(c) % 7 + 1) / 10 (None for the first token), then add one generated token "!".
+character c being -(ord(c) % 7 + 1) / 10 (None for the first token), then add one generated token "!";
+a prompt of token ids
+scores token id i at -(i % 5 + 1) / 10.
 """
 
 from __future__ import annotations
@@ -20,6 +22,11 @@ from typing import Any
 
 def char_logprob(ch: str) -> float:
     return -(ord(ch) % 7 + 1) / 10
+
+
+def token_logprob(token_id: int) -> float:
+    """The fake log-probability of a token id sent as a tokenized prompt."""
+    return -(token_id % 5 + 1) / 10
 
 
 @dataclass
@@ -80,6 +87,9 @@ def _handler(behaviour: Behaviour) -> type[BaseHTTPRequestHandler]:
             if behaviour.logprobs == "refuse":
                 self._send(400, {"error": {"message": "echo is not supported with logprobs"}})
                 return
+            if isinstance(payload["prompt"], list):  # token ids (lm-eval's tokenized requests)
+                self._token_completion(payload["prompt"])
+                return
             text = payload["prompt"]
             choice: dict[str, Any] = {"index": 0, "text": text + "!", "finish_reason": "length"}
             if behaviour.logprobs == "echo":
@@ -94,6 +104,16 @@ def _handler(behaviour: Behaviour) -> type[BaseHTTPRequestHandler]:
             else:
                 choice["logprobs"] = None
             self._send(200, {"choices": [choice]})
+
+        def _token_completion(self, prompts: list[Any]) -> None:
+            batch = prompts if prompts and isinstance(prompts[0], list) else [prompts]
+            choices = []
+            for index, ids in enumerate(batch):
+                values: list[float | None] = [None, *(token_logprob(i) for i in ids[1:]), -0.5]
+                tops = [None] + [{str(i): v} for i, v in zip([*ids[1:], 0], values[1:], strict=True)]
+                logprobs = {"tokens": [str(i) for i in [*ids, 0]], "token_logprobs": values, "top_logprobs": tops}
+                choices.append({"index": index, "text": "!", "logprobs": logprobs, "finish_reason": "length"})
+            self._send(200, {"choices": choices})
 
     return Handler
 

@@ -22,7 +22,7 @@ from harness.cases import Case, Message
 from harness.errors import ConfigError
 from harness.registry import Registry
 from harness.run import DecodingSettings, render
-from tests.backends.fake_openai import Behaviour, char_logprob, fake_server
+from tests.backends.fake_openai import Behaviour, char_logprob, fake_server, token_logprob
 
 
 def _case(i: int, text: str) -> Case:
@@ -166,3 +166,19 @@ def test_lm_eval_model_is_local_completions_on_the_same_server(tiny_model_dir: P
     assert isinstance(lm, LocalCompletionsAPI)
     assert (lm.base_url, lm.model, lm._concurrent, lm._batch_size) == ("http://127.0.0.1:9/v1/completions", "m", 4, 1)
     assert lm.tokenizer_backend == "huggingface" and lm.tokenized_requests
+
+
+def test_lm_eval_scores_loglikelihood_through_the_server(tiny_model_dir: Path) -> None:
+    from lm_eval.api.instance import Instance
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(tiny_model_dir))
+    pairs = [("The capital of Fr is", " Paris"), ("Two and two make", " four")]
+    with fake_server() as (url, behaviour):
+        lm = _backend(url, tokenizer=str(tiny_model_dir)).lm_eval_model(batch_size=2)
+        instances = [Instance(request_type="loglikelihood", doc={}, arguments=pair, idx=0) for pair in pairs]
+        results = lm.loglikelihood(instances, disable_tqdm=True)
+    assert all(r["path"] == "/v1/completions" and r["echo"] for r in behaviour.requests)
+    for (_, continuation), (score, _) in zip(pairs, results, strict=True):
+        ids = tokenizer(continuation, add_special_tokens=False)["input_ids"]
+        assert score == pytest.approx(sum(token_logprob(i) for i in ids))
