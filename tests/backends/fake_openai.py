@@ -3,8 +3,7 @@
 Chat completions answer ``reply to: <last user message>``; a message containing ``sleep=S`` answers after S
 seconds. Completions with ``echo`` tokenise the prompt one character per token, the log-probability of a
 character c being -(ord(c) % 7 + 1) / 10 (None for the first token), then add one generated token "!";
-a prompt of token ids
-scores token id i at -(i % 5 + 1) / 10.
+a prompt of token ids scores token id i at -(i % 5 + 1) / 10.
 """
 
 from __future__ import annotations
