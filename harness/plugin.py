@@ -31,6 +31,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="whether an INCONCLUSIVE gate fails the pytest run (default: pass; promotion refuses it anyway)",
     )
     group.addoption("--load-in-4bit", action="store_true", help="load the candidate in 4-bit nf4")
+    group.addoption(
+        "--model-revision",
+        help="what the candidate's weights are (a hub revision, or for a served model the version you declare: "
+        "without one a served model's results are never cached)",
+    )
     group.addoption("--gate-seed", default=0, type=int, help="seed of resampling tests and sampling (default 0)")
     parser.addini(
         "harness_suites",

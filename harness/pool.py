@@ -92,14 +92,20 @@ def _role(role: str, spec: ModelSpec, registry: Registry, note: str | None = Non
 
 
 def candidate_role(
-    model: str, *, load_in_4bit: bool | None = None, registry: Registry, placement: Placement | None = None
+    model: str,
+    *,
+    load_in_4bit: bool | None = None,
+    registry: Registry,
+    placement: Placement | None = None,
+    revision: str | None = None,
 ) -> ModelRole:
     """The candidate as a gating run sees it: 4-bit when its provenance says it was trained in 4-bit."""
     provenance: dict[str, Any] = {}
     if kind_for(model).name == "hf":  # only local files carry a training provenance
-        provenance = candidate_provenance(resolve(ModelSpec(model), registry).path) or {}
+        provenance = candidate_provenance(resolve(ModelSpec(model, revision=revision), registry).path) or {}
     quantized = bool(provenance.get("load_in_4bit")) if load_in_4bit is None else load_in_4bit
-    return _role("candidate", ModelSpec(model, load_in_4bit=quantized, placement=placement), registry)
+    spec = ModelSpec(model, load_in_4bit=quantized, placement=placement, revision=revision)
+    return _role("candidate", spec, registry)
 
 
 def build_pool(
@@ -110,12 +116,15 @@ def build_pool(
     load_in_4bit: bool | None = None,
     registry: Registry | None = None,
     placement: Placement | None = None,
+    model_revision: str | None = None,
 ) -> ModelPool:
     """Resolve the three roles, all on ``placement`` (None: --device/--dtype auto). Defaults: baseline =
     production, else base (said in the note); base = what the candidate was trained from (its provenance or
     adapter config), else the ``base`` alias."""
     registry = registry or Registry()
-    candidate = candidate_role(model, load_in_4bit=load_in_4bit, registry=registry, placement=placement)
+    candidate = candidate_role(
+        model, load_in_4bit=load_in_4bit, registry=registry, placement=placement, revision=model_revision
+    )
 
     def spec(ref: str) -> ModelSpec:
         return ModelSpec(ref, placement=placement)

@@ -29,6 +29,7 @@ class Options:
     device: str = "auto"
     dtype: str = "auto"
     device_map: str | None = None
+    model_revision: str | None = None
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> Options:
@@ -43,6 +44,7 @@ class Options:
             seed=int(config.getoption("--gate-seed")),
             device=str(config.getoption("--device")),
             dtype=str(config.getoption("--dtype")),
+            model_revision=config.getoption("--model-revision"),
             device_map=config.getoption("--device-map"),
         )
 
@@ -85,6 +87,7 @@ class RunState:
                 base_model=self.options.base_model,
                 load_in_4bit=self.options.load_in_4bit,
                 placement=placement,
+                model_revision=self.options.model_revision,
             )
             self._context = RunContext(
                 pool,

@@ -79,6 +79,9 @@ class Scorer:
         return [float(v) for v in self._cached(role, key, cases, run)]
 
     def _cached(self, role: str, key: str, cases: Sequence[Case], run: Any) -> list[Any]:
+        if self.pool.role(role).details.get("cacheable") is False:  # a served model without a declared revision
+            self.computed[role] += len(cases)
+            return list(run())
         computed_before = self.cache.misses
         values = self.cache.get_or_compute(key, run)
         counter = self.computed if self.cache.misses > computed_before else self.reused

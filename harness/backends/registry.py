@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from harness.pool import ModelRole
     from harness.registry import Registry
 
-BUILTIN = ("hf", "fake")  # modules under harness.backends, each registering one kind
+BUILTIN = ("hf", "fake", "openai")  # modules under harness.backends, each registering one kind
 DEFAULT = "hf"  # the kind of a spec without a scheme
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
 

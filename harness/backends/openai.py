@@ -1,0 +1,459 @@
+"""A model behind an OpenAI-compatible HTTP server (vLLM, SGLang, TGI, llama.cpp): ``openai+URL/MODEL``.
+
+    --model=openai+http://127.0.0.1:8080/v1/smollm2                     base URL .../v1, model id "smollm2"
+    --model='openai+http://host:8000/v1/org/name?tokenizer=smollm2&revision=2026-11-28'
+
+The model id is everything after the URL's ``/v1/`` segment (ids may hold slashes); without one, the last path
+segment. Query parameters: ``tokenizer`` (a local model directory or registry alias whose tokenizer and chat
+template match the served model) and ``revision`` (what the user declares the served weights to be; the
+``--model-revision`` option gives the candidate's).
+
+- Generation: ``POST /chat/completions``, one request per case, up to ``concurrency`` (and the decoding
+  settings' batch size) in flight from a bounded thread pool; greedy is ``temperature: 0``; ``max_tokens`` and
+  ``seed`` come from the settings. The server applies its own chat template.
+- Log-likelihood: ``POST /completions`` with ``echo: true, logprobs: 1, max_tokens: 1, temperature: 0`` over the
+  chat-rendered prompt followed by the continuation; the continuation's log-probability is the sum over the
+  echoed tokens whose ``text_offset`` lies in the continuation's characters (a token that straddles the
+  boundary belongs to the continuation; a ChatML prompt ends in a newline, which byte-level BPE never merges
+  with a following word). The prompt is rendered with the chat template of the ``tokenizer`` named in the spec
+  (the same ``harness.run.render`` as in-process models), else by the server's ``/apply-template`` (llama.cpp's
+  native server has it); with neither, or a server that does not echo log-probabilities,
+  :class:`LogLikelihoodUnsupported` is raised and the gate that needed it is ERROR.
+- Requests are retried with exponential backoff on connection errors, timeouts, 429 and 5xx; other 4xx fail at
+  once with the server's message. Each request has a timeout.
+- Content hash: the server's model id, the declared revision and the rendering tokenizer's chat template. A
+  server can swap the weights behind a model id, so without a declared revision the backend is not
+  ``cacheable`` (its hash is unique to this process) and describe() says why.
+- Retention: lm-eval's own ``local-completions`` backend against the same server (:meth:`lm_eval_model`).
+
+Only the standard library is used for HTTP.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from harness.backends.registry import BackendKind, Resolution, register
+from harness.batchsize import BatchSize
+from harness.errors import ConfigError, HarnessError
+
+if TYPE_CHECKING:
+    from harness.models import ModelSpec
+    from harness.pool import ModelRole
+    from harness.registry import Registry
+
+# An undeclared revision makes a served model's hash unique to this process (one token for every role, so the
+# role resolved and the backend loaded agree): nothing computed from it is reused by a later run.
+_PROCESS = uuid.uuid4().hex
+
+SCHEME = "openai"
+PREFIX = f"{SCHEME}+"
+RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+
+
+class ServerError(HarnessError):
+    """The inference server could not be reached or answered with an error (names the URL and the fix)."""
+
+
+class LogLikelihoodUnsupported(ServerError):
+    """The served model cannot give log-likelihoods (no echoed logprobs, or no chat template to render with)."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where a served model is and what the user declares about it."""
+
+    base_url: str  # e.g. http://127.0.0.1:8080/v1 (no trailing slash)
+    model_id: str
+    revision: str | None = None
+    tokenizer: str | None = None  # a local directory or registry alias with the served model's tokenizer
+    timeout: float = 120.0  # seconds per request
+    max_retries: int = 3  # attempts after the first
+    concurrency: int = 8  # requests in flight at most
+
+    def __post_init__(self) -> None:
+        if self.timeout <= 0 or self.max_retries < 0 or self.concurrency < 1:
+            raise ConfigError(
+                f"endpoint {self.base_url}: timeout={self.timeout} must be > 0, max_retries={self.max_retries} "
+                f">= 0 and concurrency={self.concurrency} >= 1"
+            )
+
+    @property
+    def spec(self) -> str:
+        return f"{PREFIX}{self.base_url}/{self.model_id}"
+
+
+def is_served(spec: str) -> bool:
+    """Whether a model spec names a served model (``openai+http...``)."""
+    return spec.startswith(PREFIX)
+
+
+def parse_spec(spec: str, *, revision: str | None = None, tokenizer: str | None = None) -> Endpoint:
+    """The Endpoint of ``openai+http(s)://host[:port]/v1/MODEL[?tokenizer=...&revision=...]``; ``revision`` and
+    ``tokenizer`` (from command-line options) must agree with the spec's own when both are given."""
+    usage = (
+        "write it as openai+http://HOST:PORT/v1/MODEL_ID (the server's model id, see its /v1/models), "
+        "optionally ?tokenizer=DIR_OR_ALIAS&revision=REV"
+    )
+    if not is_served(spec):
+        raise ConfigError(f"model spec {spec!r} is not a served model: {usage}")
+    url = urllib.parse.urlsplit(spec[len(PREFIX) :])
+    if url.scheme not in ("http", "https") or not url.netloc:
+        raise ConfigError(f"model spec {spec!r} has no http(s) URL: {usage}")
+    path = url.path.rstrip("/")
+    if "/v1/" in f"{path}/":
+        root, model_id = f"{path}/".split("/v1/", 1)
+        root, model_id = root + "/v1", model_id.rstrip("/")
+    else:
+        root, _, model_id = path.rpartition("/")
+    if not model_id:
+        raise ConfigError(f"model spec {spec!r} names no model id after the base URL: {usage}")
+    query = urllib.parse.parse_qs(url.query, keep_blank_values=False)
+    if unknown := sorted(set(query) - {"tokenizer", "revision"}):
+        raise ConfigError(f"model spec {spec!r} has unknown parameters {unknown}: {usage}")
+    given = {"revision": revision, "tokenizer": tokenizer}
+    values: dict[str, str | None] = {}
+    for key, option in given.items():
+        in_spec = query.get(key, [None])[-1]
+        if option is not None and in_spec is not None and option != in_spec:
+            raise ConfigError(
+                f"model spec {spec!r} says {key}={in_spec!r} but the option says {option!r}: give one of them"
+            )
+        values[key] = option if option is not None else in_spec
+    return Endpoint(
+        base_url=f"{url.scheme}://{url.netloc}{root}",
+        model_id=model_id,
+        revision=values["revision"],
+        tokenizer=values["tokenizer"],
+    )
+
+
+def _message(body: bytes) -> str:
+    """The error text of a server's JSON error body (OpenAI's {"error": {"message": ...}}), else the body."""
+    text = body.decode("utf-8", errors="replace").strip()
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError:
+        return text[:300]
+    error = raw.get("error", raw) if isinstance(raw, dict) else raw
+    if isinstance(error, dict):
+        return str(error.get("message") or error.get("detail") or error)[:300]
+    return str(error)[:300]
+
+
+class OpenAIBackend:
+    """The model interface (generate, loglikelihood, describe, content_hash, lm_eval_model) over HTTP."""
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        *,
+        name: str | None = None,
+        backoff: float = 0.5,
+        resolve_tokenizer: Callable[[str], Path] | None = None,
+    ) -> None:
+        self.endpoint = endpoint
+        self.name = name or endpoint.spec
+        self.backoff = backoff
+        self._resolve_tokenizer = resolve_tokenizer or _tokenizer_dir
+        self._tokenizer: Any = None
+        self.cacheable = endpoint.revision is not None
+        self.content_hash = self._hash()
+
+    # --- identity -------------------------------------------------------------------------------------------
+    def _template_digest(self) -> str | None:
+        if self.endpoint.tokenizer is None:
+            return None
+        directory = self._resolve_tokenizer(self.endpoint.tokenizer)
+        files = sorted(p for p in directory.glob("*") if p.name in ("chat_template.jinja", "tokenizer_config.json"))
+        digest = hashlib.sha256()
+        for file in files:
+            digest.update(file.name.encode() + file.read_bytes())
+        return digest.hexdigest()
+
+    def _hash(self) -> str:
+        identity: dict[str, Any] = {
+            "backend": SCHEME,
+            "model_id": self.endpoint.model_id,
+            "revision": self.endpoint.revision,
+            "template": self._template_digest(),
+        }
+        if not self.cacheable:  # unique to this process: nothing computed from it is ever reused
+            identity["uncached"] = _PROCESS
+        return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "spec": self.name,
+            "kind": "served",
+            "backend": SCHEME,
+            "base_url": self.endpoint.base_url,
+            "model_id": self.endpoint.model_id,
+            "revision": self.endpoint.revision,
+            "tokenizer": self.endpoint.tokenizer,
+            "content_hash": self.content_hash,
+            "cacheable": self.cacheable,
+            "cache": "results are cached by model id and the declared revision"
+            if self.cacheable
+            else "results are not cached: no --model-revision was declared, and a server can change the weights "
+            "behind the same model id; declare the revision to reuse results",
+        }
+
+    # --- HTTP -----------------------------------------------------------------------------------------------
+    def _url(self, path: str) -> str:
+        return f"{self.endpoint.base_url}{path}"
+
+    def _root_url(self, path: str) -> str:
+        base = self.endpoint.base_url
+        return f"{base[: -len('/v1')] if base.endswith('/v1') else base}{path}"
+
+    def post(self, url: str, payload: dict[str, Any], *, retry: bool = True) -> dict[str, Any]:
+        """POST JSON, retrying connection errors, timeouts, 429 and 5xx with exponential backoff."""
+        headers = {"Content-Type": "application/json"}
+        if key := os.environ.get("OPENAI_API_KEY"):
+            headers["Authorization"] = f"Bearer {key}"
+        data = json.dumps(payload).encode()
+        attempts = 1 + (self.endpoint.max_retries if retry else 0)
+        why = ""
+        for attempt in range(attempts):
+            if attempt:
+                time.sleep(self.backoff * 2 ** (attempt - 1))
+            request = urllib.request.Request(url, data=data, headers=headers, method="POST")
+            try:
+                with urllib.request.urlopen(request, timeout=self.endpoint.timeout) as response:
+                    answer = json.loads(response.read())
+                if not isinstance(answer, dict):
+                    raise ServerError(f"{url} answered a JSON {type(answer).__name__}, not an object")
+                return answer
+            except urllib.error.HTTPError as exc:
+                message = _message(exc.read())
+                if exc.code not in RETRY_STATUS:
+                    raise ServerError(f"{url} refused the request (HTTP {exc.code}: {message})") from None
+                why = f"HTTP {exc.code}: {message}"
+            except TimeoutError:
+                why = f"no answer within the {self.endpoint.timeout:g} s timeout"
+            except urllib.error.URLError as exc:
+                if isinstance(exc.reason, TimeoutError | socket.timeout):
+                    why = f"no answer within the {self.endpoint.timeout:g} s timeout"
+                else:
+                    why = f"cannot connect ({exc.reason})"
+            except (ConnectionError, json.JSONDecodeError) as exc:
+                why = f"{type(exc).__name__}: {exc}"
+        raise ServerError(
+            f"{url} failed after {attempts} attempt(s): {why}; check that the server is running and serves "
+            f"model {self.endpoint.model_id!r}, or raise the timeout for a slow server"
+        )
+
+    # --- generation -----------------------------------------------------------------------------------------
+    def _chat(self, messages: list[dict[str, str]], settings: Any) -> str:
+        payload = {
+            "model": self.endpoint.model_id,
+            "messages": messages,
+            "max_tokens": settings.max_new_tokens,
+            "temperature": settings.temperature,
+            "seed": settings.seed,
+        }
+        if settings.temperature > 0:
+            payload["top_p"] = settings.top_p
+        answer = self.post(self._url("/chat/completions"), payload)
+        try:
+            content = answer["choices"][0]["message"]["content"]
+        except (KeyError, IndexError, TypeError):
+            raise ServerError(
+                f"{self._url('/chat/completions')} answered without choices[0].message.content: {str(answer)[:200]}"
+            ) from None
+        return str(content or "").strip()
+
+    def _map(self, work: Callable[[Any], Any], items: Sequence[Any], width: BatchSize, desc: str) -> list[Any]:
+        from tqdm.auto import tqdm
+
+        workers = max(1, min(_width(width), self.endpoint.concurrency, len(items) or 1))
+        with (
+            ThreadPoolExecutor(max_workers=workers) as pool,
+            tqdm(total=len(items), desc=f"{desc} [{self.name}]", unit="case", leave=False) as bar,
+        ):
+            futures = [pool.submit(work, item) for item in items]
+            for future in futures:
+                future.add_done_callback(lambda _: bar.update(1))
+            return [future.result() for future in futures]  # in order; the first error propagates
+
+    def generate(self, cases: Sequence[Any], settings: Any, desc: str = "generate") -> list[str]:
+        """The server's reply to each case, in order (requests run concurrently)."""
+        chats = [[m.to_dict() for m in case.messages] for case in cases]
+        return self._map(lambda chat: self._chat(chat, settings), chats, settings.batch_size, desc)
+
+    # --- log-likelihood -------------------------------------------------------------------------------------
+    def _local_tokenizer(self) -> Any:
+        if self._tokenizer is None and self.endpoint.tokenizer is not None:
+            from transformers import AutoTokenizer
+
+            self._tokenizer = AutoTokenizer.from_pretrained(str(self._resolve_tokenizer(self.endpoint.tokenizer)))
+        return self._tokenizer
+
+    @property
+    def has_chat_template(self) -> bool:
+        """lm-eval applies a chat template only through a local tokenizer that has one (the spec's ?tokenizer=)."""
+        return self.endpoint.tokenizer is not None and bool(getattr(self._local_tokenizer(), "chat_template", None))
+
+    def render(self, messages: Sequence[Any]) -> str:
+        """The prompt text for ``messages`` up to the assistant's reply, with the served model's chat template."""
+        tokenizer = self._local_tokenizer()
+        if tokenizer is not None:
+            from harness.run import render
+
+            return render(tokenizer, messages)
+        url = self._root_url("/apply-template")
+        try:
+            answer = self.post(url, {"messages": [m.to_dict() for m in messages]}, retry=False)
+        except ServerError as exc:
+            raise LogLikelihoodUnsupported(
+                f"served model {self.name} cannot give log-likelihoods here: the chat prompt must be rendered "
+                f"with the model's chat template, no local tokenizer was named and the server's /apply-template "
+                f"failed ({exc}); add ?tokenizer=DIR_OR_ALIAS (the served model's tokenizer) to the spec"
+            ) from None
+        if not isinstance(answer.get("prompt"), str):
+            raise LogLikelihoodUnsupported(
+                f"{url} answered without a 'prompt': add ?tokenizer=DIR_OR_ALIAS to the spec"
+            )
+        return str(answer["prompt"])
+
+    def _continuation_logprob(self, prompt: str, continuation: str) -> float:
+        url = self._url("/completions")
+        payload = {
+            "model": self.endpoint.model_id,
+            "prompt": prompt + continuation,
+            "max_tokens": 1,  # 0 means "until the context is full" on some servers (llama.cpp)
+            "temperature": 0,
+            "logprobs": 1,
+            "echo": True,
+        }
+        unsupported = (
+            f"served model {self.name} cannot give log-likelihoods: {url} did not echo the prompt's token "
+            "log-probabilities (echo: true, logprobs: 1), which the gates that score by log-likelihood need; serve "
+            "the model with a server that supports them (vLLM, llama.cpp), or gate those checks on the model "
+            "loaded in-process"
+        )
+        try:
+            answer = self.post(url, payload)
+        except ServerError as exc:
+            if "HTTP 4" in str(exc):  # the server refused echo/logprobs
+                raise LogLikelihoodUnsupported(f"{unsupported} ({exc})") from None
+            raise
+        try:
+            logprobs = answer["choices"][0]["logprobs"]
+            offsets, values = logprobs["text_offset"], logprobs["token_logprobs"]
+        except (KeyError, IndexError, TypeError):
+            raise LogLikelihoodUnsupported(unsupported) from None
+        start, end = len(prompt), len(prompt) + len(continuation)
+        picked = [
+            (value, i)
+            for i, (offset, value) in enumerate(zip(offsets, values, strict=False))
+            if offset < end and (offset >= start or (i + 1 < len(offsets) and offsets[i + 1] > start))
+        ]
+        if not picked or offsets[-1] < start or any(value is None for value, _ in picked):
+            raise LogLikelihoodUnsupported(f"{unsupported} (the echoed tokens do not cover the continuation)")
+        return float(sum(value for value, _ in picked))
+
+    def loglikelihood(
+        self, requests: Sequence[tuple[Sequence[Any], str]], batch_size: BatchSize = 32, desc: str = "loglikelihood"
+    ) -> list[float]:
+        """Sum of log-probabilities of each continuation given its chat context, by echoed completions."""
+        for messages, continuation in requests:
+            if not continuation:
+                raise ConfigError(f"empty continuation for prompt {messages[-1].content!r}: nothing to score")
+        prompts = [self.render(messages) for messages, _ in requests]
+        pairs = [(prompt, continuation) for prompt, (_, continuation) in zip(prompts, requests, strict=True)]
+        return self._map(lambda pair: self._continuation_logprob(*pair), pairs, batch_size, desc)
+
+    # --- lm-eval ---------------------------------------------------------------------------------------------
+    def lm_eval_model(self, batch_size: BatchSize = 16) -> Any:
+        """lm-eval's ``local-completions`` LM against the same server: one prompt per request, ``batch_size``
+        requests in flight. Its log-likelihoods need a tokenizer: the spec's local one, else the server's own
+        (/tokenize, as vLLM serves it)."""
+        from lm_eval.models.openai_completions import LocalCompletionsAPI
+        from lm_eval.utils import check_remote_tokenizer_support
+
+        url = self._url("/completions")
+        tokenizer: dict[str, Any]
+        if self.endpoint.tokenizer is not None:
+            local = str(self._resolve_tokenizer(self.endpoint.tokenizer))
+            tokenizer = {"tokenizer_backend": "huggingface", "tokenizer": local}
+        elif check_remote_tokenizer_support(url, timeout=int(self.endpoint.timeout)):
+            tokenizer = {"tokenizer_backend": "remote"}
+        else:
+            raise LogLikelihoodUnsupported(
+                f"lm-eval cannot score served model {self.name}: it needs the model's tokenizer, none was named and "
+                f"the server has no /tokenize; add ?tokenizer=DIR_OR_ALIAS to the spec"
+            )
+        return LocalCompletionsAPI(
+            model=self.endpoint.model_id,
+            base_url=url,
+            tokenized_requests=True,
+            num_concurrent=max(1, min(_width(batch_size), self.endpoint.concurrency)),
+            max_retries=self.endpoint.max_retries + 1,
+            timeout=int(self.endpoint.timeout),
+            batch_size=1,
+            **tokenizer,
+        )
+
+
+def _width(batch_size: BatchSize) -> int:
+    """Requests in flight for a batch size; ``auto`` is the endpoint's concurrency (a server has no OOM to probe)."""
+    return 1 << 30 if batch_size == "auto" else int(batch_size)
+
+
+def _tokenizer_dir(ref: str) -> Path:
+    """A local directory, or the directory a registry alias points at, holding a tokenizer."""
+    path = Path(ref).expanduser()
+    if not path.is_dir():
+        from harness.registry import Registry
+
+        event = Registry().get(ref)
+        if event is None:
+            raise ConfigError(
+                f"tokenizer {ref!r} of a served model is neither a directory nor a registered alias: name the "
+                "served model's local copy (e.g. the alias `harness models fetch` registered)"
+            )
+        path = Path(event.path)
+    if not any(path.glob("tokenizer*")):
+        raise ConfigError(f"tokenizer {ref!r} ({path}) holds no tokenizer files: name a model directory with them")
+    return path
+
+
+def load_backend(spec: str, *, revision: str | None = None, name: str | None = None) -> OpenAIBackend:
+    """The backend of an ``openai+`` spec (the registry entry for the ``openai`` scheme)."""
+    return OpenAIBackend(parse_spec(spec, revision=revision), name=name or spec)
+
+
+def resolve_spec(spec: ModelSpec, registry: Registry) -> Resolution:
+    """A served role's identity without a request to the server: model id, declared revision, template."""
+    backend = load_backend(spec.ref, revision=spec.revision)
+    return Resolution(backend.content_hash, backend.describe())
+
+
+def load_role(role: ModelRole, registry: Registry) -> OpenAIBackend:
+    return load_backend(role.spec.ref, revision=role.spec.revision)
+
+
+register(
+    BackendKind(
+        SCHEME,
+        ("openai+http", "openai+https"),
+        resolve_spec,
+        load_role,
+        "a model behind an OpenAI-compatible server (vLLM, SGLang, TGI, llama.cpp)",
+    )
+)

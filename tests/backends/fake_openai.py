@@ -1,0 +1,131 @@
+"""A small OpenAI-compatible server for tests: stdlib http.server on a free loopback port, in a thread.
+
+Chat completions answer ``reply to: <last user message>``; a message containing ``sleep=S`` answers after S
+seconds. Completions with ``echo`` tokenise the prompt one character per token, the log-probability of a
+character c being -(ord(c) % 7 + 1) / 10 (None for the first token), then add one generated token "!";
+a prompt of token ids scores token id i at -(i % 5 + 1) / 10.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+def char_logprob(ch: str) -> float:
+    return -(ord(ch) % 7 + 1) / 10
+
+
+def token_logprob(token_id: int) -> float:
+    """The fake log-probability of a token id sent as a tokenized prompt."""
+    return -(token_id % 5 + 1) / 10
+
+
+@dataclass
+class Behaviour:
+    fail_first: int = 0  # answer 503 to this many requests first
+    logprobs: str = "echo"  # "echo" | "missing" (ignores logprobs) | "refuse" (HTTP 400)
+    apply_template: bool = False  # serve llama.cpp's /apply-template
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    in_flight: int = 0
+    max_in_flight: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _handler(behaviour: Behaviour) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:  # quiet
+            pass
+
+        def _send(self, status: int, body: dict[str, Any]) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_POST(self) -> None:
+            payload = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            with behaviour.lock:
+                behaviour.requests.append({"path": self.path, **payload})
+                failing = len(behaviour.requests) <= behaviour.fail_first
+                behaviour.in_flight += 1
+                behaviour.max_in_flight = max(behaviour.max_in_flight, behaviour.in_flight)
+            try:
+                if failing:
+                    self._send(503, {"error": {"message": "loading model"}})
+                elif self.path == "/v1/chat/completions":
+                    self._chat(payload)
+                elif self.path == "/v1/completions":
+                    self._completion(payload)
+                elif self.path == "/apply-template" and behaviour.apply_template:
+                    text = "".join(f"<{m['role']}>{m['content']}\n" for m in payload["messages"])
+                    self._send(200, {"prompt": text + "<assistant>"})
+                else:
+                    self._send(404, {"error": {"message": f"no route {self.path}"}})
+            finally:
+                with behaviour.lock:
+                    behaviour.in_flight -= 1
+
+        def _chat(self, payload: dict[str, Any]) -> None:
+            last = payload["messages"][-1]["content"]
+            if match := re.search(r"sleep=([\d.]+)", last):
+                time.sleep(float(match.group(1)))
+            message = {"role": "assistant", "content": f" reply to: {last} "}
+            self._send(200, {"choices": [{"index": 0, "message": message, "finish_reason": "stop"}]})
+
+        def _completion(self, payload: dict[str, Any]) -> None:
+            if behaviour.logprobs == "refuse":
+                self._send(400, {"error": {"message": "echo is not supported with logprobs"}})
+                return
+            if isinstance(payload["prompt"], list):  # token ids (lm-eval's tokenized requests)
+                self._token_completion(payload["prompt"])
+                return
+            text = payload["prompt"]
+            choice: dict[str, Any] = {"index": 0, "text": text + "!", "finish_reason": "length"}
+            if behaviour.logprobs == "echo":
+                tokens = [*text, "!"]
+                values: list[float | None] = [None, *(char_logprob(c) for c in text[1:]), -0.5]
+                choice["logprobs"] = {
+                    "tokens": tokens,
+                    "token_logprobs": values,
+                    "text_offset": list(range(len(tokens))),
+                    "top_logprobs": [None] + [{t: v} for t, v in zip(tokens[1:], values[1:], strict=True)],
+                }
+            else:
+                choice["logprobs"] = None
+            self._send(200, {"choices": [choice]})
+
+        def _token_completion(self, prompts: list[Any]) -> None:
+            batch = prompts if prompts and isinstance(prompts[0], list) else [prompts]
+            choices = []
+            for index, ids in enumerate(batch):
+                values: list[float | None] = [None, *(token_logprob(i) for i in ids[1:]), -0.5]
+                tops = [None] + [{str(i): v} for i, v in zip([*ids[1:], 0], values[1:], strict=True)]
+                logprobs = {"tokens": [str(i) for i in [*ids, 0]], "token_logprobs": values, "top_logprobs": tops}
+                choices.append({"index": index, "text": "!", "logprobs": logprobs, "finish_reason": "length"})
+            self._send(200, {"choices": choices})
+
+    return Handler
+
+
+@contextmanager
+def fake_server(behaviour: Behaviour | None = None) -> Iterator[tuple[str, Behaviour]]:
+    """(base URL ending in /v1, behaviour) of a running fake server; stopped on exit."""
+    behaviour = behaviour or Behaviour()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(behaviour))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1", behaviour
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -1,0 +1,184 @@
+"""The OpenAI-compatible backend against a fake server: spec parsing, generation, log-likelihood, retries,
+timeouts, servers without log-probabilities, and the hashing / caching rules."""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from harness.backends.openai import (
+    Endpoint,
+    LogLikelihoodUnsupported,
+    OpenAIBackend,
+    ServerError,
+    is_served,
+    load_backend,
+    parse_spec,
+)
+from harness.cases import Case, Message
+from harness.errors import ConfigError
+from harness.registry import Registry
+from harness.run import DecodingSettings, render
+from tests.backends.fake_openai import Behaviour, char_logprob, fake_server, token_logprob
+
+
+def _case(i: int, text: str) -> Case:
+    return Case(id=f"c{i}", category="task", messages=(Message("user", text),), answer=None)
+
+
+def _backend(url: str, **endpoint: object) -> OpenAIBackend:
+    return OpenAIBackend(replace(parse_spec(f"openai+{url}/m1", revision="r1"), **endpoint), backoff=0.01)  # type: ignore[arg-type]
+
+
+def test_parse_spec_splits_base_url_and_model_id() -> None:
+    e = parse_spec("openai+http://127.0.0.1:8080/v1/smollm2")
+    assert (e.base_url, e.model_id, e.revision, e.tokenizer) == ("http://127.0.0.1:8080/v1", "smollm2", None, None)
+    e = parse_spec("openai+https://h:8000/v1/org/name-1.7B?tokenizer=smollm2&revision=abc")
+    assert (e.base_url, e.model_id, e.revision, e.tokenizer) == ("https://h:8000/v1", "org/name-1.7B", "abc", "smollm2")
+    assert parse_spec("openai+http://h/api/mymodel").base_url == "http://h/api"
+    assert parse_spec("openai+http://h/v1/m", revision="r").revision == "r"
+    assert is_served("openai+http://h/v1/m") and not is_served("candidate")
+
+
+@pytest.mark.parametrize(
+    ("spec", "match"),
+    [
+        ("openai+ftp://h/v1/m", "no http"),
+        ("openai+http://h/v1/", "names no model id"),
+        ("openai+http://h/v1/m?seed=1", r"unknown parameters \['seed'\]"),
+        ("http://h/v1/m", "not a served model"),
+    ],
+)
+def test_parse_spec_rejects_bad_specs(spec: str, match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        parse_spec(spec)
+
+
+def test_spec_revision_and_option_revision_must_agree() -> None:
+    with pytest.raises(ConfigError, match="revision='a' but the option says 'b'"):
+        parse_spec("openai+http://h/v1/m?revision=a", revision="b")
+
+
+def test_generate_keeps_case_order_under_concurrency() -> None:
+    # Early cases answer last: the replies must still come back in case order.
+    texts = [f"q{i} sleep={0.3 - 0.05 * i:.2f}" for i in range(6)]
+    with fake_server() as (url, behaviour):
+        backend = _backend(url, concurrency=4)
+        out = backend.generate([_case(i, t) for i, t in enumerate(texts)], DecodingSettings(max_new_tokens=7, seed=3))
+    assert out == [f"reply to: {t}" for t in texts]
+    assert behaviour.max_in_flight > 1, "requests ran concurrently"
+    assert behaviour.max_in_flight <= 4, "at most `concurrency` requests in flight"
+    sent = behaviour.requests[0]
+    assert sent["path"] == "/v1/chat/completions" and sent["model"] == "m1"
+    assert (sent["temperature"], sent["max_tokens"], sent["seed"]) == (0.0, 7, 3)
+    assert sorted(r["messages"][0]["content"] for r in behaviour.requests) == sorted(texts)
+
+
+def test_requests_are_retried_after_server_errors() -> None:
+    with fake_server(Behaviour(fail_first=2)) as (url, behaviour):
+        out = _backend(url, max_retries=2).generate([_case(0, "hi")], DecodingSettings())
+    assert out == ["reply to: hi"] and len(behaviour.requests) == 3
+    with fake_server(Behaviour(fail_first=3)) as (url, _), pytest.raises(ServerError) as caught:
+        _backend(url, max_retries=2).generate([_case(0, "hi")], DecodingSettings())
+    assert "failed after 3 attempt(s): HTTP 503: loading model" in str(caught.value)
+
+
+def test_a_slow_server_times_out_with_a_clear_error() -> None:
+    with fake_server() as (url, behaviour), pytest.raises(ServerError) as caught:
+        _backend(url, timeout=0.2, max_retries=1).generate([_case(0, "sleep=1")], DecodingSettings())
+    assert "no answer within the 0.2 s timeout" in str(caught.value) and "raise the timeout" in str(caught.value)
+    assert len(behaviour.requests) == 2, "a timeout is retried"
+
+
+def test_no_server_is_a_connection_error_naming_the_url() -> None:
+    with socket.socket() as probe:  # a free port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(ServerError, match=rf"127\.0\.0\.1:{port}/v1/chat/completions failed .*cannot connect"):
+        _backend(f"http://127.0.0.1:{port}/v1", max_retries=1).generate([_case(0, "x")], DecodingSettings())
+
+
+def test_loglikelihood_sums_the_continuation_tokens_with_the_local_chat_template(tiny_model_dir: Path) -> None:
+    from transformers import AutoTokenizer
+
+    requests = [((Message("user", "Capital of Fr?"),), " Paris"), ((Message("user", "2+2"),), "4")]
+    with fake_server() as (url, behaviour):
+        backend = _backend(url, tokenizer=str(tiny_model_dir))
+        scores = backend.loglikelihood(requests, batch_size=2)
+    tokenizer = AutoTokenizer.from_pretrained(str(tiny_model_dir))
+    sent = {request["prompt"]: request for request in behaviour.requests}  # sent concurrently: any order
+    for (messages, continuation), score in zip(requests, scores, strict=True):
+        request = sent[render(tokenizer, messages) + continuation]  # the chat-rendered prompt, then the answer
+        assert (request["echo"], request["logprobs"], request["max_tokens"]) == (True, 1, 1)
+        assert score == pytest.approx(sum(char_logprob(c) for c in continuation))
+
+
+def test_loglikelihood_renders_through_the_servers_apply_template() -> None:
+    with fake_server(Behaviour(apply_template=True)) as (url, behaviour):
+        [score] = _backend(url).loglikelihood([((Message("user", "hi"),), "yo")])
+    assert behaviour.requests[-1]["prompt"] == "<user>hi\n<assistant>yo"
+    assert score == pytest.approx(char_logprob("y") + char_logprob("o"))
+
+
+@pytest.mark.parametrize("logprobs", ["missing", "refuse"])
+def test_a_server_without_logprobs_raises_the_specific_error(logprobs: str, tiny_model_dir: Path) -> None:
+    with fake_server(Behaviour(logprobs=logprobs)) as (url, _), pytest.raises(LogLikelihoodUnsupported) as caught:
+        _backend(url, tokenizer=str(tiny_model_dir)).loglikelihood([((Message("user", "hi"),), "yo")])
+    assert "cannot give log-likelihoods" in str(caught.value) and "echo: true, logprobs: 1" in str(caught.value)
+
+
+def test_no_template_source_raises_the_specific_error() -> None:
+    with fake_server() as (url, _), pytest.raises(LogLikelihoodUnsupported, match=r"add \?tokenizer="):
+        _backend(url).loglikelihood([((Message("user", "hi"),), "yo")])
+
+
+def test_hash_is_model_id_revision_and_template_and_uncached_without_revision(tiny_model_dir: Path) -> None:
+    a = OpenAIBackend(parse_spec("openai+http://a:1/v1/m", revision="r1"))
+    moved = OpenAIBackend(parse_spec("openai+http://b:2/v1/m", revision="r1"))
+    assert a.cacheable and a.content_hash == moved.content_hash, "the URL is where, not what: same hash"
+    assert a.content_hash != OpenAIBackend(parse_spec("openai+http://a:1/v1/m", revision="r2")).content_hash
+    assert a.content_hash != OpenAIBackend(parse_spec("openai+http://a:1/v1/other", revision="r1")).content_hash
+    templated = OpenAIBackend(parse_spec(f"openai+http://a:1/v1/m?tokenizer={tiny_model_dir}", revision="r1"))
+    assert templated.content_hash != a.content_hash, "the rendering template changes log-likelihoods"
+    first, second = (OpenAIBackend(parse_spec("openai+http://a:1/v1/m")) for _ in range(2))
+    assert not first.cacheable and first.content_hash != second.content_hash, "never reused without a revision"
+    described = first.describe()
+    assert described["cacheable"] is False and "no --model-revision was declared" in described["cache"]
+    assert a.describe()["kind"] == "served" and a.describe()["revision"] == "r1"
+
+
+def test_tokenizer_may_be_a_registry_alias(tiny_model_dir: Path) -> None:
+    Registry().set("tok", tiny_model_dir, content_hash=None, reason="test")
+    backend = load_backend("openai+http://a:1/v1/m?tokenizer=tok", revision="r")
+    assert backend.render([Message("user", "hi")]).endswith(render(backend._local_tokenizer(), [Message("user", "hi")]))
+    with pytest.raises(ConfigError, match="neither a directory nor a registered alias"):
+        load_backend("openai+http://a:1/v1/m?tokenizer=nope")
+
+
+def test_lm_eval_model_is_local_completions_on_the_same_server(tiny_model_dir: Path) -> None:
+    from lm_eval.models.openai_completions import LocalCompletionsAPI
+
+    backend = OpenAIBackend(Endpoint("http://127.0.0.1:9/v1", "m", "r", str(tiny_model_dir), concurrency=4))
+    lm = backend.lm_eval_model(batch_size=16)
+    assert isinstance(lm, LocalCompletionsAPI)
+    assert (lm.base_url, lm.model, lm._concurrent, lm._batch_size) == ("http://127.0.0.1:9/v1/completions", "m", 4, 1)
+    assert lm.tokenizer_backend == "huggingface" and lm.tokenized_requests
+
+
+def test_lm_eval_scores_loglikelihood_through_the_server(tiny_model_dir: Path) -> None:
+    from lm_eval.api.instance import Instance
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(tiny_model_dir))
+    pairs = [("The capital of Fr is", " Paris"), ("Two and two make", " four")]
+    with fake_server() as (url, behaviour):
+        lm = _backend(url, tokenizer=str(tiny_model_dir)).lm_eval_model(batch_size=2)
+        instances = [Instance(request_type="loglikelihood", doc={}, arguments=pair, idx=0) for pair in pairs]
+        results = lm.loglikelihood(instances, disable_tqdm=True)
+    assert all(r["path"] == "/v1/completions" and r["echo"] for r in behaviour.requests)
+    for (_, continuation), (score, _) in zip(pairs, results, strict=True):
+        ids = tokenizer(continuation, add_special_tokens=False)["input_ids"]
+        assert score == pytest.approx(sum(token_logprob(i) for i in ids))
