@@ -4,6 +4,8 @@ timeouts, servers without log-probabilities, and the hashing / caching rules."""
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -144,7 +146,11 @@ def test_hash_is_model_id_revision_and_template_and_uncached_without_revision(ti
     templated = OpenAIBackend(parse_spec(f"openai+http://a:1/v1/m?tokenizer={tiny_model_dir}", revision="r1"))
     assert templated.content_hash != a.content_hash, "the rendering template changes log-likelihoods"
     first, second = (OpenAIBackend(parse_spec("openai+http://a:1/v1/m")) for _ in range(2))
-    assert not first.cacheable and first.content_hash != second.content_hash, "never reused without a revision"
+    assert not first.cacheable and first.content_hash == second.content_hash, "the role and its loaded backend agree"
+    probe = "from harness.backends.openai import OpenAIBackend, parse_spec; "
+    probe += "print(OpenAIBackend(parse_spec('openai+http://a:1/v1/m')).content_hash)"
+    other = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip()
+    assert len(other) == 64 and other != first.content_hash, "without a revision no later run shares the hash"
     described = first.describe()
     assert described["cacheable"] is False and "no --model-revision was declared" in described["cache"]
     assert a.describe()["kind"] == "served" and a.describe()["revision"] == "r1"

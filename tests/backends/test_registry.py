@@ -35,8 +35,9 @@ def test_the_scheme_picks_the_backend(ref: str, kind: str) -> None:
 
 def test_a_url_no_backend_serves_is_named() -> None:
     assert scheme_of("openai+http://localhost:8000/v1") == "openai+http"
-    with pytest.raises(ConfigError, match=r"no model backend serves the scheme 'openai\+http' \(known: fake\)"):
-        kind_for("openai+http://localhost:8000/v1")
+    assert kind_for("openai+http://localhost:8000/v1/m").name == "openai"
+    with pytest.raises(ConfigError, match=r"no model backend serves the scheme 'vllm\+http' \(known: fake, openai"):
+        kind_for("vllm+http://localhost:8000/v1")
 
 
 def _served_resolve(spec, registry) -> Resolution:  # type: ignore[no-untyped-def]
