@@ -5,4 +5,5 @@ import sys
 
 from harness.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # importing the module (tools, tests) must not run the CLI
+    sys.exit(main())
