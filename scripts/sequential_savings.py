@@ -4,7 +4,8 @@
     python scripts/sequential_savings.py RUN_DIR/scores/SUITE/GATE [...] [--seeds 200] [--chunk 50] [--margin 0.03]
 
 Each argument is a fixed-n A/B gate's score directory (``GATE.exact_match/candidate.json`` and
-``baseline.json``, the same for ``rouge_l``), as a run of ``pytest suites/`` writes them. The replay runs the
+``baseline.json``, the same for ``rouge_l``), as a run of ``pytest suites/`` writes them; ``A=B`` compares
+run A's candidate with run B's candidate instead (two candidates on the same cases). The replay runs the
 gate's own sequential loop (harness.gates.sequential.run) with a scorer that serves those cached scores, over
 ``--seeds`` evaluation orders, and reports the items used (mean, median, range) and the verdicts. No model runs.
 """
@@ -29,11 +30,16 @@ from harness.scores import ScoreTable  # noqa: E402
 METRICS = ("exact_match", "rouge_l")
 
 
-def load(gate_dir: Path) -> dict[str, tuple[ScoreTable, ScoreTable]]:
+def load(arg: str) -> dict[str, tuple[ScoreTable, ScoreTable]]:
+    cand_dir, _, ref_dir = arg.partition("=")
     tables = {}
     for metric in METRICS:
-        base = gate_dir.parent / f"{gate_dir.name}.{metric}"
-        tables[metric] = (ScoreTable.load(base / "candidate.json"), ScoreTable.load(base / "baseline.json"))
+        cand = Path(cand_dir).parent / f"{Path(cand_dir).name}.{metric}"
+        if ref_dir:
+            ref = ScoreTable.load(Path(ref_dir).parent / f"{Path(ref_dir).name}.{metric}" / "candidate.json")
+        else:
+            ref = ScoreTable.load(cand / "baseline.json")
+        tables[metric] = (ScoreTable.load(cand / "candidate.json"), ref)
     return tables
 
 
@@ -69,7 +75,7 @@ def replay(tables: dict[str, tuple[ScoreTable, ScoreTable]], seed: int, chunk: i
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("gates", nargs="+", type=Path)
+    parser.add_argument("gates", nargs="+")
     parser.add_argument("--seeds", type=int, default=200)
     parser.add_argument("--chunk", type=int, default=50)
     parser.add_argument("--margin", type=float, default=0.03)

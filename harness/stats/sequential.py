@@ -123,17 +123,31 @@ class ConfidenceSequence:
         return self.low + inside * (self.high - self.low)
 
 
-def _rejected(cs: ConfidenceSequence, h: OneSided, final: bool, u: float | None) -> tuple[bool, float]:
-    """Whether ``h`` is rejected by now, and the log of its evidence (wealth, or wealth / U at the end)."""
+@dataclass(frozen=True)
+class _Test:
+    """One one-sided hypothesis so far: rejected at which item (n + 1: by the randomized final look), and the log
+    of its evidence (the peak wealth, or the last wealth over U)."""
+
+    rejected: bool
+    when: int
+    evidence: float
+
+
+def _test(cs: ConfidenceSequence, h: OneSided, final: bool, u: float | None) -> _Test:
     side = 1 if h.side == "greater" else -1
     threshold = math.log(1.0 / cs.alpha)
-    peak = cs.peak(h.null, side)
+    n = int(cs.z.size)
+    if n == 0:
+        return _Test(False, n + 1, 0.0)
+    m = min(max(cs.to_unit(h.null), 0.0), 1.0)
+    wealth = log_wealth(cs.z, cs.lam, m, side)
+    peak = float(max(0.0, wealth.max()))
     if peak >= threshold:
-        return True, peak
+        return _Test(True, int(np.argmax(wealth >= threshold)) + 1, peak)
     if final and u is not None:
-        randomized = cs.last(h.null, side) - math.log(u)
-        return randomized >= threshold, max(peak, randomized)
-    return False, peak
+        randomized = float(wealth[-1]) - math.log(u)
+        return _Test(randomized >= threshold, n + 1, max(peak, randomized))
+    return _Test(False, n + 1, peak)
 
 
 def sequential_compare(
@@ -182,16 +196,17 @@ def sequential_compare(
 def _verdict(
     cs: ConfidenceSequence, decision: str, margin: float, higher_is_better: bool, final: bool, u: float | None
 ) -> tuple[Verdict, float]:
-    passes = [_rejected(cs, h, final, u) for h in pass_hypotheses(decision, margin, higher_is_better)]
-    fails = [_rejected(cs, h, final, u) for h in fail_hypotheses(decision, margin, higher_is_better)]
-    pass_evidence = min(e for _, e in passes)
-    fail_evidence = max(e for r, e in fails) if any(r for r, _ in fails) else -math.inf
-    p_value = min(1.0, math.exp(-pass_evidence))
-    passed, failed = all(r for r, _ in passes), any(r for r, _ in fails)
+    passes = [_test(cs, h, final, u) for h in pass_hypotheses(decision, margin, higher_is_better)]
+    fails = [_test(cs, h, final, u) for h in fail_hypotheses(decision, margin, higher_is_better)]
+    p_value = min(1.0, math.exp(-min(t.evidence for t in passes)))
+    passed, failed = all(t.rejected for t in passes), any(t.rejected for t in fails)
     if passed and failed:
-        # Both claims' tests rejected (with a small U at the last look, or crossings at different items): each claim
-        # is made only when its own test rejects, so picking the one with more evidence keeps both at level alpha.
-        passed, failed = pass_evidence > fail_evidence, fail_evidence > pass_evidence
+        # Both claims' tests rejected (crossings at different items, or a small U at the last look). Each claim is
+        # made only when its own test rejects, so either choice keeps both at level alpha; the earlier rejection
+        # wins (a gate looking at every item would have stopped there), then the larger evidence.
+        pass_key = (-max(t.when for t in passes), min(t.evidence for t in passes))
+        fail_key = (-min(t.when for t in fails if t.rejected), max(t.evidence for t in fails if t.rejected))
+        passed, failed = pass_key > fail_key, fail_key > pass_key
     if passed:
         return "PASS", p_value
     if failed:

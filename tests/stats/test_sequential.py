@@ -116,3 +116,12 @@ def test_small_calibration_separates_the_confidence_sequence_from_naive_peeking(
     assert rows["seq-betting-det"].type1 <= 0.03
     assert rows["seq-betting"].type1 <= 0.1
     assert rows["seq-betting"].mean_items is not None and rows["seq-betting"].mean_items < calib.SEQ_N
+
+
+def test_an_earlier_rejection_wins_over_a_randomized_one() -> None:
+    # Identical models at n = 401, margin 0.03: the wealth against "worse by 0.03" reaches 1/alpha at item 401;
+    # with a tiny U the randomized look would also reject "not worse"'s mirror. The crossing comes first.
+    d = np.zeros(401)
+    assert sequential_compare(d, low=-1, high=1, margin=0.03).verdict == "PASS"
+    tiny = sequential_compare(d, low=-1, high=1, margin=0.03, final=True, u=0.0006)
+    assert tiny.verdict == "PASS" and not tiny.randomized
