@@ -23,6 +23,7 @@ of the data under the worst boundary point.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -89,6 +90,7 @@ def _psi_range(m_obs: int, n: int, null: float, gamma: float) -> tuple[float, fl
     return max(low, 1e-12), high
 
 
+@functools.lru_cache(maxsize=4096)  # a pure function of its arguments; interval searches and gates repeat nulls
 def exact_p_greater(b: int, c: int, n: int, null: float, *, gamma: float = GAMMA) -> float:
     """Exact unconditional (Berger-Boos) p-value of ``H0: difference <= null`` (evidence: b large, c small)."""
     if not (b >= 0 and c >= 0 and b + c <= n):
