@@ -83,8 +83,11 @@ def _row(gate: dict[str, Any]) -> str:
         effect = f"{gate['estimate']:+.3f} [{_num(gate['ci_low'])}, {_num(gate['ci_high'])}] ({level})"
     elif gate["ci_low"] is not None:
         effect = f"rate [{_num(gate['ci_low'])}, {_num(gate['ci_high'])}] ({level})"
+    n = gate["n"]
+    if check and check.get("details", {}).get("sequential"):  # a sequential gate: the items it needed, of all
+        n = f"{check['details']['n_used']} of {check['details']['n_total']} (sequential)"
     return (
-        f"| {gate['name']} | {gate['kind']} | {gate['metric']} | {gate['n']} | {_num(gate['candidate_value'])} | "
+        f"| {gate['name']} | {gate['kind']} | {gate['metric']} | {n} | {_num(gate['candidate_value'])} | "
         f"{_num(gate['reference_value'])} | {effect} | {_p(gate['p_value'])} ({_p(gate['p_adjusted'])}) | "
         f"{ICON[gate['verdict']]} |"
     )

@@ -33,11 +33,16 @@ if str(ROOT) not in sys.path:
 
 from harness.stats import (  # noqa: E402
     check_rate,
+    clopper_pearson_interval,
     compare_paired,
     mcnemar_exact,
     power_paired_binary,
     power_paired_continuous,
+    tango_score_statistic,
+    wilson_interval,
 )
+from harness.stats.exact import EXACT_BELOW, exact_p_greater, tango_statistics  # noqa: E402
+from harness.stats.sequential import bets, log_wealth  # noqa: E402
 
 ALPHA = 0.05
 SEED = 20240601
@@ -55,6 +60,11 @@ CORPUS_N, CORPUS_RECALL_GAIN = 300, 0.04
 CL_G, CL_M, CL_SD_A, CL_SD_E, CL_EFFECT = 60, 5, 0.10, 0.20, 0.045
 CB_G, CB_M, CB_PSI, CB_CONC, CB_EFFECT = 100, 6, 0.20, 1.0, 0.06
 RATE_N, RATE_BOUND, RATE_TRUE = 500, 0.02, 0.005
+SEQ_N, SEQ_CHUNK, SEQ_EFFECT = BIN_N, 50, 0.03  # the sequential gate: the binary NI design, looked at per item
+# Exact paths, by enumeration: (n, margin) of the NI designs; the nuisance (discordance) values scanned.
+EXACT_DESIGNS = ((30, 0.10), (60, 0.05), (105, 0.03), (300, 0.02))
+EXACT_PSI = (1.0, 1.5, 2.0, 3.0, 5.0, 8.0)  # multiples of the margin (the smallest discordance on the boundary)
+CP_NS = (20, 50, 105, 300)
 
 
 def _binary_pairs(rng: np.random.Generator, n: int, diff: float) -> tuple[np.ndarray, np.ndarray]:
@@ -177,6 +187,60 @@ def sim_clustered_binary(rng: np.random.Generator, alt: bool) -> Flags:
     return {"clustered-binary": c.verdict == "PASS", "clustered-binary-naive": naive < ALPHA}
 
 
+def first_crossing(d: np.ndarray, null: float, side: int) -> int | None:
+    """The first item (1-based) at which the betting wealth against ``null`` reaches 1/alpha, or None."""
+    z = (d + 1.0) / 2.0
+    wealth = log_wealth(z, bets(z, ALPHA), (null + 1.0) / 2.0, side)
+    hits = np.flatnonzero(wealth >= math.log(1.0 / ALPHA))
+    return int(hits[0]) + 1 if hits.size else None
+
+
+def sequential_rule(d: np.ndarray, u: float | None, margin: float = NI_MARGIN) -> tuple[str, int]:
+    """harness.stats.sequential's decision looked at after every item: (verdict, items used).
+
+    The same rule as ``sequential_compare`` called after each item (tests/stats/test_sequential.py checks they
+    agree); computed once per path here so 10,000 paths take seconds.
+    """
+    up, down = first_crossing(d, -margin, +1), first_crossing(d, -margin, -1)
+    if up is not None and (down is None or up <= down):
+        return "PASS", up
+    if down is not None:
+        return "FAIL", down
+    if u is not None:  # the randomized final look at the last item (Ramdas & Manole 2023)
+        z = (d + 1.0) / 2.0
+        lam = bets(z, ALPHA)
+        m0 = (-margin + 1.0) / 2.0
+        up_last, down_last = log_wealth(z, lam, m0, +1)[-1], log_wealth(z, lam, m0, -1)[-1]
+        if up_last - math.log(u) >= math.log(1.0 / ALPHA) and up_last > down_last:
+            return "PASS", d.size
+        if down_last - math.log(u) >= math.log(1.0 / ALPHA) and down_last > up_last:
+            return "FAIL", d.size
+    return "INCONCLUSIVE", d.size
+
+
+def naive_peeking(cand: np.ndarray, ref: np.ndarray) -> bool:
+    """The miscalibrated rule: stop at the first chunk whose fixed-n Tango p is below alpha."""
+    d = cand - ref
+    for end in range(SEQ_CHUNK, d.size + 1, SEQ_CHUNK):
+        b, c = int(np.sum(d[:end] == 1)), int(np.sum(d[:end] == -1))
+        if stats.norm.sf(tango_score_statistic(b, c, end, -NI_MARGIN)) < ALPHA:
+            return True
+    return False
+
+
+def sim_sequential(rng: np.random.Generator, alt: bool) -> Flags:
+    cand, ref = _binary_pairs(rng, SEQ_N, SEQ_EFFECT if alt else -NI_MARGIN)
+    d = (cand - ref).astype(float)
+    verdict, used = sequential_rule(d, float(1.0 - rng.random()))
+    deterministic, _ = sequential_rule(d, None)
+    return {
+        "seq-betting": verdict == "PASS",
+        "seq-betting:items": used,  # type: ignore[dict-item]
+        "seq-betting-det": deterministic == "PASS",
+        "seq-naive": naive_peeking(cand, ref),
+    }
+
+
 def sim_rate(rng: np.random.Generator, alt: bool) -> Flags:
     k = int(rng.binomial(RATE_N, RATE_TRUE if alt else RATE_BOUND))
     r = check_rate(k, RATE_N, bound=RATE_BOUND, direction="at_most", alpha=ALPHA)
@@ -253,6 +317,9 @@ def analytic_powers() -> dict[str, float | None]:
         "clustered-binary": _clustered_binary_power(),
         "clustered-binary-naive": None,
         "rate-clopper-pearson": _rate_power()[0],
+        "seq-betting": None,
+        "seq-betting-det": None,
+        "seq-naive": None,
     }
 
 
@@ -266,6 +333,7 @@ class Path_:
     design: str
     exact: bool = False
     contrast: bool = False  # shown for comparison only; no bound applies
+    bounds: tuple[float, float] | None = None  # overrides the default type-I bounds
 
 
 PATHS = (
@@ -381,6 +449,33 @@ PATHS = (
     ),
 )
 
+PATHS = (
+    *PATHS,
+    Path_(
+        "seq-betting",
+        "sequential",
+        "binary NI, sequential (gate default)",
+        "betting CS, every item; randomized final look",
+        f"n<={SEQ_N}, margin {NI_MARGIN}, discordance {BIN_DISC}; null at -{NI_MARGIN}, effect +{SEQ_EFFECT}",
+    ),
+    Path_(
+        "seq-betting-det",
+        "sequential",
+        "binary NI, sequential (deterministic)",
+        "betting CS, every item; Ville only",
+        "as above: valid but conservative on a finite horizon",
+        bounds=(0.0, 0.06),
+    ),
+    Path_(
+        "seq-naive",
+        "sequential",
+        "binary NI, naive peeking",
+        f"Tango p < alpha at any of {SEQ_N // SEQ_CHUNK} looks (wrong)",
+        f"as above, a look every {SEQ_CHUNK} items: why a confidence sequence",
+        contrast=True,
+    ),
+)
+
 SIMULATORS: dict[str, Callable[[np.random.Generator, bool], Flags]] = {
     "binary": sim_binary,
     "binary-ni": sim_binary_ni,
@@ -390,6 +485,7 @@ SIMULATORS: dict[str, Callable[[np.random.Generator, bool], Flags]] = {
     "clustered-continuous": sim_clustered_continuous,
     "clustered-binary": sim_clustered_binary,
     "rate": sim_rate,
+    "sequential": sim_sequential,
 }
 # (null simulations, power simulations) for the full run.
 FULL_SIMS = {
@@ -401,6 +497,7 @@ FULL_SIMS = {
     "clustered-continuous": (4_000, 2_000),
     "clustered-binary": (10_000, 3_000),
     "rate": (20_000, 5_000),
+    "sequential": (10_000, 3_000),
 }
 CHUNK = 250
 
@@ -450,10 +547,14 @@ class Row:
     power: float
     analytic: float | None
 
+    mean_items: float | None = None
+
     @property
     def type1_bounds(self) -> tuple[float, float] | None:
         if self.path.contrast:
             return None
+        if self.path.bounds is not None:
+            return self.path.bounds
         return (0.02, 0.06) if self.path.exact else (0.04, 0.06)
 
     @property
@@ -483,6 +584,7 @@ def calibrate(sims: dict[str, tuple[int, int]], workers: int = 2) -> list[Row]:
                 n_alt,
                 alt_counts.get(path.key, 0) / n_alt,
                 analytic[path.key],
+                alt_counts[f"{path.key}:items"] / n_alt if f"{path.key}:items" in alt_counts else None,
             )
         )
     return rows
@@ -499,10 +601,126 @@ def markdown(rows: list[Row]) -> str:
         bound = "—" if bounds is None else f"[{bounds[0]:.2f}, {bounds[1]:.2f}]"
         analytic = "—" if r.analytic is None else f"{r.analytic:.3f}"
         ok = "contrast" if r.ok is None else ("yes" if r.ok else "**NO**")
+        design = r.path.design if r.mean_items is None else f"{r.path.design}; mean items used {r.mean_items:.0f}"
         lines.append(
-            f"| {r.path.label} | {r.path.test} | {r.path.design} | {r.n_null} | {r.type1:.4f} | {bound} | "
+            f"| {r.path.label} | {r.path.test} | {design} | {r.n_null} | {r.type1:.4f} | {bound} | "
             f"{r.n_alt} | {r.power:.3f} | {analytic} | {ok} |"
         )
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- exact paths, by enumeration
+@dataclass(frozen=True)
+class ExactRow:
+    label: str
+    test: str
+    design: str
+    type1: float  # the largest false-PASS probability over the nuisance values scanned
+    contrast: bool = False
+
+    @property
+    def ok(self) -> bool | None:
+        return None if self.contrast else 0.0 <= self.type1 <= 0.06
+
+
+def _critical_b(n: int, margin: float, exact: bool) -> np.ndarray:
+    """For each m = b + c, the smallest b the gate's rule rejects H0: difference <= -margin at (or m + 1)."""
+    z_alpha = float(stats.norm.isf(ALPHA))
+    k = np.empty(n + 1, dtype=np.int64)
+    for m in range(n + 1):
+        if exact and m < EXACT_BELOW:
+            lo, hi = 0, m + 1  # p decreases in b at fixed m (more extreme): binary search the first rejection
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if exact_p_greater(mid, m - mid, n, -margin) < ALPHA:
+                    hi = mid
+                else:
+                    lo = mid + 1
+            k[m] = lo
+        else:
+            bs = np.arange(m + 1, dtype=float)
+            hits = np.flatnonzero(tango_statistics(bs, m - bs, n, -margin) >= z_alpha)
+            k[m] = hits[0] if hits.size else m + 1
+    return k
+
+
+def _size(k: np.ndarray, n: int, margin: float, psi: float) -> float:
+    """P(the rule rejects) on the boundary difference = -margin at discordance psi (exact)."""
+    m = np.arange(n + 1)
+    pi = (psi - margin) / (2.0 * psi)
+    return float(np.dot(stats.binom.pmf(m, n, psi), stats.binom.sf(k - 1, m, pi)))
+
+
+def _miss(bounds: np.ndarray, n: int, p: np.ndarray, upper: bool) -> np.ndarray:
+    """P(the one-sided bound misses p) for each p: sum of binomial mass where the bound is on the wrong side."""
+    pmf = stats.binom.pmf(np.arange(n + 1)[None, :], n, p[:, None])
+    wrong = bounds[None, :] < p[:, None] if upper else bounds[None, :] > p[:, None]
+    return np.asarray((pmf * wrong).sum(axis=1))
+
+
+def exact_rows() -> list[ExactRow]:
+    rows = []
+    for n, margin in EXACT_DESIGNS:
+        psis = [f * margin for f in EXACT_PSI if f * margin < 1.0]
+        gate = _critical_b(n, margin, exact=True)
+        tango = _critical_b(n, margin, exact=False)
+        g = [_size(gate, n, margin, psi) for psi in psis]
+        t = [_size(tango, n, margin, psi) for psi in psis]
+        where = f"n={n}, margin {margin}; null at -{margin}, discordance {psis[0]:g}..{psis[-1]:g}"
+        worst_g, worst_t = int(np.argmax(g)), int(np.argmax(t))
+        rows.append(
+            ExactRow(
+                "binary NI, few discordant pairs",
+                f"exact unconditional below {EXACT_BELOW} discordant, else Tango",
+                f"{where} (worst at {psis[worst_g]:g})",
+                max(g),
+            )
+        )
+        rows.append(
+            ExactRow(
+                "binary NI, Tango only",
+                "Tango score (the asymptotic path)",
+                f"as above (worst at {psis[worst_t]:g})",
+                max(t),
+                contrast=True,
+            )
+        )
+    grid = np.linspace(0.001, 0.999, 1999)
+    for n in CP_NS:
+        ks = range(n + 1)
+        cp = np.array([clopper_pearson_interval(k, n, 2 * ALPHA) for k in ks])
+        wi = np.array([wilson_interval(k, n, 2 * ALPHA) for k in ks])
+        cp_miss = np.maximum(_miss(cp[:, 1], n, grid, True), _miss(cp[:, 0], n, grid, False))
+        wi_miss = np.maximum(_miss(wi[:, 1], n, grid, True), _miss(wi[:, 0], n, grid, False))
+        cover = 1.0 - _miss(cp[:, 1], n, grid, True) - _miss(cp[:, 0], n, grid, False)
+        rows.append(
+            ExactRow(
+                "rate floor / ceiling (check_rate)",
+                "Clopper-Pearson one-sided bound",
+                f"n={n}, every rate in [0.001, 0.999]; 90% two-sided coverage min {cover.min():.3f}, "
+                f"mean {cover.mean():.3f}",
+                float(cp_miss.max()),
+            )
+        )
+        rows.append(
+            ExactRow(
+                "rate floor / ceiling",
+                "Wilson one-sided bound (not used)",
+                "as above",
+                float(wi_miss.max()),
+                contrast=True,
+            )
+        )
+    return rows
+
+
+def exact_markdown(rows: list[ExactRow]) -> str:
+    head = "| path | test | design | largest type-I at 0.05 (exact) | bound | ok |\n|---|---|---|---:|---|---|"
+    lines = [head]
+    for r in rows:
+        bound = "—" if r.contrast else "[0, 0.06]"
+        ok = "contrast" if r.ok is None else ("yes" if r.ok else "**NO**")
+        lines.append(f"| {r.label} | {r.test} | {r.design} | {r.type1:.4f} | {bound} | {ok} |")
     return "\n".join(lines)
 
 
@@ -524,8 +742,11 @@ def main(argv: list[str] | None = None) -> int:
     sims = {k: (100, 50) for k in FULL_SIMS} if args.quick else FULL_SIMS
     start = time.monotonic()
     rows = calibrate(sims, workers=max(1, min(args.workers, 2)))
+    exact = exact_rows()
     wall = time.monotonic() - start
-    table = markdown(rows)
+    table = (
+        markdown(rows) + "\n\nExact paths, computed by enumeration (no simulation error):\n\n" + exact_markdown(exact)
+    )
     footer = (
         f"Generated by `python scripts/calibrate_stats.py --write-docs` (seed {SEED}, alpha {ALPHA}, "
         f"{max(1, min(args.workers, 2))} workers, {wall:.0f} s wall)."
@@ -533,7 +754,7 @@ def main(argv: list[str] | None = None) -> int:
     print(table)
     print()
     print(footer)
-    failed = [r.path.key for r in rows if r.ok is False]
+    failed = [r.path.key for r in rows if r.ok is False] + [r.design for r in exact if r.ok is False]
     if args.write_docs:
         if args.quick:
             raise SystemExit("--quick results are not a calibration: run without --quick to write the docs")

@@ -9,6 +9,7 @@ from harness.stats.clusters import cr1_variance_of_mean, design_effect
 from harness.stats.compare import Comparison, compare_paired
 from harness.stats.continuous import wilcoxon_signed_rank
 from harness.stats.evidence import SecondaryTest
+from harness.stats.exact import exact_p_greater, exact_p_less
 from harness.stats.intervals import (
     RateCheck,
     check_rate,
@@ -27,11 +28,13 @@ from harness.stats.power import (
     required_n_paired_continuous,
     required_n_two_proportions,
 )
+from harness.stats.sequential import SequentialResult, sequential_compare
 
 __all__ = [
     "Comparison",
     "RateCheck",
     "SecondaryTest",
+    "SequentialResult",
     "adjust_pvalues",
     "benjamini_hochberg",
     "check_rate",
@@ -39,6 +42,8 @@ __all__ = [
     "compare_paired",
     "cr1_variance_of_mean",
     "design_effect",
+    "exact_p_greater",
+    "exact_p_less",
     "holm",
     "mcnemar_exact",
     "mde_paired_binary",
@@ -48,6 +53,7 @@ __all__ = [
     "required_n_paired_binary",
     "required_n_paired_continuous",
     "required_n_two_proportions",
+    "sequential_compare",
     "tango_score_interval",
     "tango_score_statistic",
     "wilcoxon_signed_rank",

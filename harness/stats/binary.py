@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from scipy import optimize, stats
 
 from harness.stats.evidence import Evidence, bounded_p
+from harness.stats.exact import EXACT_BELOW, exact_p_greater
 from harness.stats.planning import BinaryPlanner, StandardErrorPlanner
 from harness.stats.power import tango_restricted_p01
 from harness.stats.validation import check_two_sided_alpha
@@ -80,7 +82,12 @@ def tango_score_interval(b: int, c: int, n: int, *, alpha: float = 0.05) -> tupl
 
 
 def binary_evidence(b: int, c: int, n: int, *, alpha: float, p_candidate: float, p_reference: float) -> Evidence:
-    """Unclustered paired binary evidence; interval level 1 - 2 * alpha (one-sided alpha bounds)."""
+    """Unclustered paired binary evidence; interval level 1 - 2 * alpha (one-sided alpha bounds).
+
+    Fewer than ``EXACT_BELOW`` discordant pairs: the exact unconditional test replaces Tango's.
+    """
+    if b + c < EXACT_BELOW:
+        return exact_binary_evidence(b, c, n, alpha=alpha, p_candidate=p_candidate, p_reference=p_reference)
     z = float(stats.norm.isf(alpha))
     tango_low, tango_high = _tango_bound(b, c, n, z, +1), _tango_bound(b, c, n, z, -1)
     exact_greater = mcnemar_exact(b, c, alternative="greater")
@@ -119,6 +126,92 @@ def binary_evidence(b: int, c: int, n: int, *, alpha: float, p_candidate: float,
         planner=planner,
         notes=tuple(notes),
         test_at=lambda d0: "exact McNemar" if d0 == 0.0 else "Tango score",
+        n_improved=b,
+        n_regressed=c,
+    )
+
+
+EXACT_TEST = "exact unconditional (Berger-Boos)"
+
+
+def _exact_raw_greater(b: int, c: int, n: int, d0: float) -> float:
+    """Exact p of ``H0: difference <= d0``; the null 0 is tested by exact McNemar as in the Tango path."""
+    if d0 == 0.0:
+        return mcnemar_exact(b, c, alternative="greater")
+    p = exact_p_greater(b, c, n, d0)
+    return max(p, mcnemar_exact(b, c, alternative="greater")) if d0 > 0.0 else p
+
+
+def _exact_lower_bound(b: int, c: int, n: int, alpha: float) -> float:
+    """The smallest null the exact test does not reject (scanning up from -1): the interval's lower end."""
+    p = lambda d0: _exact_raw_greater(b, c, n, d0)  # noqa: E731
+    top = max((b - c) / n, 0.0)  # p at the estimate (or at 0, by McNemar) is far above alpha
+    while p(top) < alpha and top < 1.0 - _EDGE:  # pragma: no cover - only for alpha near 0.5
+        top = (top + 1.0) / 2.0
+    start = _tango_bound(b, c, n, float(stats.norm.isf(alpha / 20.0)), +1)
+    while p(start) >= alpha:
+        if start <= -1.0 + 1e-9:
+            return -1.0
+        start = max(-1.0 + 1e-12, start - max(0.05, top - start))
+    grid = np.linspace(start, top, 9)
+    below = start
+    for d0 in grid[1:]:
+        if p(float(d0)) >= alpha:
+            top = float(d0)
+            break
+        below = float(d0)
+    if below < 0.0 < top and p(0.0) >= alpha:  # the step where McNemar takes over at 0: land on it exactly
+        top = 0.0
+    for _ in range(26):  # the crossing to within (top - start) / 8 / 2^26
+        mid = (below + top) / 2.0
+        if p(mid) >= alpha:
+            top = mid
+        else:
+            below = mid
+    return top
+
+
+def exact_binary_evidence(b: int, c: int, n: int, *, alpha: float, p_candidate: float, p_reference: float) -> Evidence:
+    """Paired binary evidence from the exact unconditional test (few discordant pairs).
+
+    The interval is ``[L, U]`` with ``L`` the first null (from below) that the exact test does not
+    reject and ``U`` its mirror image. The exact p-value is not monotone in the null (discreteness),
+    so a null inside the interval counts as not rejected even where the point test dips below alpha:
+    its p-value is reported as at least alpha. That keeps ``ci_low > d0`` exactly when
+    ``p_greater(d0) < alpha``, as every engine guarantees.
+    """
+    ci_low = _exact_lower_bound(b, c, n, alpha)
+    ci_high = -_exact_lower_bound(c, b, n, alpha)
+
+    def p_greater(d0: float) -> float:
+        raw = _exact_raw_greater(b, c, n, d0)
+        return bounded_p(raw if d0 < ci_low else max(raw, alpha))
+
+    def p_less(d0: float) -> float:
+        raw = _exact_raw_greater(c, b, n, -d0)
+        return bounded_p(raw if d0 > ci_high else max(raw, alpha))
+
+    m = b + c
+    planner = BinaryPlanner(n=n, discordance=m / n, description=f"the observed discordance rate {m / n:.1%}")
+    notes = [
+        f"Only {m} discordant pairs (fewer than {EXACT_BELOW}): the margin is tested with the exact unconditional "
+        f"test (Tango-ordered, Berger-Boos nuisance interval), not Tango's normal approximation, which is "
+        f"anti-conservative with few discordant pairs."
+    ]
+    return Evidence(
+        test=EXACT_TEST,
+        estimate=(b - c) / n,
+        ci_low=ci_low,
+        ci_high=ci_high,
+        p_greater=p_greater,
+        p_less=p_less,
+        p_two_sided=mcnemar_exact(b, c),
+        two_sided_test="exact McNemar",
+        candidate_value=p_candidate,
+        reference_value=p_reference,
+        planner=planner,
+        notes=tuple(notes),
+        test_at=lambda d0: "exact McNemar" if d0 == 0.0 else EXACT_TEST,
         n_improved=b,
         n_regressed=c,
     )

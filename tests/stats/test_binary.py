@@ -111,4 +111,4 @@ def test_interval_includes_zero_when_exact_mcnemar_cannot_reject() -> None:
     assert ev.ci_low == 0.0
     assert ev.p_greater(0.0) == pytest.approx(1 / 16)
     assert ev.test_name_at(0.0) == "exact McNemar"
-    assert ev.test_name_at(-0.02) == "Tango score"
+    assert ev.test_name_at(-0.02) == "exact unconditional (Berger-Boos)"  # 4 discordant pairs: the exact path

@@ -12,6 +12,7 @@ from scipy import stats
 
 from harness.errors import ConfigError, DataError
 from harness.stats import Comparison, compare_paired, mcnemar_exact, tango_score_interval
+from harness.stats.exact import GAMMA
 
 
 def _binary_pair(n: int, improved: int, regressed: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -112,7 +113,11 @@ def test_identical_binary_outcomes() -> None:
     cand, ref = _binary_pair(870, 0, 0)
     zero = compare_paired(cand, ref, kind="binary", margin=0.0)
     assert zero.estimate == 0.0 and zero.verdict == "INCONCLUSIVE"
-    assert zero.ci_high == pytest.approx(stats.norm.isf(0.05) ** 2 / (870 + stats.norm.isf(0.05) ** 2))
+    # No discordant pair: the exact path. Its bound solves (1 - U)^n + gamma = alpha (the worst boundary point
+    # puts all discordance on one side, where only "no change" is as extreme), wider than Tango's z^2 / (n + z^2).
+    assert zero.test == "exact McNemar"
+    assert zero.ci_high == pytest.approx(1 - (0.05 - GAMMA) ** (1 / 870), rel=1e-6)
+    assert zero.ci_high > stats.norm.isf(0.05) ** 2 / (870 + stats.norm.isf(0.05) ** 2)
     assert compare_paired(cand, ref, kind="binary", margin=0.01).verdict == "PASS"
     # Ten identical items say little: up to ~21% of items could differ.
     small = compare_paired(cand[:10], ref[:10], kind="binary", margin=0.05)
