@@ -18,7 +18,8 @@ What it decides (``margin`` m: "at most m slower", e.g. 0.10)
       items resampled with their pair, decided against the same ``log(1 + m)``.
     * noise (``aa: true``): the same two statistics for the reference against itself (A/A). Its spread is the
       largest absolute bound of the two A/A intervals; when it is wider than ``log(1 + m)`` the machine cannot
-      resolve the margin and every check of the gate becomes INCONCLUSIVE.
+      resolve the margin and a PASS becomes INCONCLUSIVE; a slowdown beyond the margin plus that noise (the
+      whole interval above ``log(1 + m) + spread``) stays FAIL.
 
 Reported beside them: p50 / p95 latency, tokens per second (reply tokens re-tokenized over wall time; whitespace
 words for a backend without a tokenizer) and, with ``ttft: true``, time to first token. The transformers path has
@@ -251,7 +252,15 @@ def noise_check(spread: float, spec: LatencyGate, n: int) -> Check:
     )
 
 
-def _downgrade(check: Check) -> Check:
+def _downgrade(check: Check, spread: float, margin: float) -> Check:
+    """A noisy machine cannot show the candidate is fast enough, so a PASS becomes INCONCLUSIVE; but a slowdown
+    whose whole interval lies beyond the margin plus the A/A noise is a real FAIL and stays one (fail closed)."""
+    if check.verdict == "FAIL" and check.ci_low is not None and check.ci_low > math.log1p(margin) + spread:
+        beyond = math.exp(math.log1p(margin) + spread)
+        return replace(
+            check,
+            reasons=(*check.reasons, f"FAIL despite the A/A noise: even the lower bound is beyond {beyond:.3f}x."),
+        )
     if check.verdict not in ("PASS", "FAIL"):
         return check
     return replace(
@@ -300,9 +309,10 @@ def evaluate(case: GateCase[LatencyGate], ctx: RunContext) -> GateResult:
             quantile_check(f"p95 latency at most {1 + spec.margin:g}x (paired bootstrap)", test, cand, ref, spec.margin)
         )
     if spec.aa:
-        noise = noise_check(aa_spread(ref, timings.latency(AA), spec, alpha, ctx.seed), spec, len(cases))
+        spread = aa_spread(ref, timings.latency(AA), spec, alpha, ctx.seed)
+        noise = noise_check(spread, spec, len(cases))
         if noise.verdict != "PASS":
-            checks = [_downgrade(c) for c in checks]
+            checks = [_downgrade(c, spread, spec.margin) for c in checks]
         checks.append(noise)
     summaries = [_summary(arm, timings) for arm in models]
     for arm in ("candidate", spec.reference):

@@ -138,14 +138,18 @@ def _exact_raw_greater(b: int, c: int, n: int, d0: float) -> float:
     """Exact p of ``H0: difference <= d0``; the null 0 is tested by exact McNemar as in the Tango path."""
     if d0 == 0.0:
         return mcnemar_exact(b, c, alternative="greater")
-    p = exact_p_greater(b, c, n, d0)
+    if d0 >= 1.0:  # no difference exceeds 1: the null always holds
+        return 1.0
+    p = exact_p_greater(b, c, n, max(d0, -1.0 + _EDGE))  # the test is defined on the open interval (-1, 1)
     return max(p, mcnemar_exact(b, c, alternative="greater")) if d0 > 0.0 else p
 
 
 def _exact_lower_bound(b: int, c: int, n: int, alpha: float) -> float:
     """The smallest null the exact test does not reject (scanning up from -1): the interval's lower end."""
     p = lambda d0: _exact_raw_greater(b, c, n, d0)  # noqa: E731
-    top = max((b - c) / n, 0.0)  # p at the estimate (or at 0, by McNemar) is far above alpha
+    # p at the estimate (or at 0, by McNemar) is far above alpha; every pair in favour puts it at 1, outside the
+    # open interval the exact test is defined on
+    top = min(max((b - c) / n, 0.0), 1.0 - _EDGE)
     while p(top) < alpha and top < 1.0 - _EDGE:  # pragma: no cover - only for alpha near 0.5
         top = (top + 1.0) / 2.0
     start = _tango_bound(b, c, n, float(stats.norm.isf(alpha / 20.0)), +1)

@@ -122,6 +122,19 @@ def test_a_noisy_machine_makes_the_gate_inconclusive(
     assert all(c.verdict == "INCONCLUSIVE" for c in result.checks)
 
 
+def test_a_slowdown_beyond_the_noise_fails_on_a_noisy_machine(
+    tmp_path, tiny_model_dir, tiny_adapter_dir, monkeypatch, loaded_models
+) -> None:  # type: ignore[no-untyped-def]
+    # The reference varies by up to 40% against itself (wider than the 10% margin), but the candidate is ~10x
+    # slower: far beyond margin and noise together, so the gate fails rather than shrugging.
+    cand, ref = Slow(loaded_models[0], 0.3), Slow(loaded_models[1], 0.005, jitter=0.03)
+    ctx = _context(tmp_path, tiny_model_dir, tiny_adapter_dir, monkeypatch, cand, ref)
+    result = _run(_suite(tmp_path, 0.1), ctx)
+    assert result.checks[-1].verdict == "INCONCLUSIVE", "the machine is too noisy to resolve 10%"
+    assert result.verdict == "FAIL", result.reasons()
+    assert any("despite the A/A noise" in r for r in result.checks[0].reasons)
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [

@@ -10,7 +10,7 @@ from scipy import stats
 from scipy.special import gammaln, xlogy
 
 from harness.stats import compare_paired, tango_score_statistic
-from harness.stats.binary import EXACT_TEST, binary_evidence
+from harness.stats.binary import EXACT_TEST, binary_evidence, exact_binary_evidence
 from harness.stats.exact import EXACT_BELOW, GAMMA, exact_p_greater, exact_p_less, tango_statistics
 
 
@@ -114,3 +114,12 @@ def test_comparison_reports_the_exact_method_and_stays_consistent() -> None:
             tango_low = d0
             break
     assert c.ci_low <= tango_low + 1e-3
+
+
+@pytest.mark.parametrize("n", [5, 20, 401])
+def test_every_pair_on_one_side_gives_an_interval_not_an_error(n: int) -> None:
+    """b = n puts the estimate at 1, the edge of the open interval the exact test is defined on."""
+    up = exact_binary_evidence(n, 0, n, alpha=0.05, p_candidate=1.0, p_reference=0.0)
+    down = exact_binary_evidence(0, n, n, alpha=0.05, p_candidate=0.0, p_reference=1.0)
+    assert 0.0 < up.ci_low < 1.0 and up.ci_high == pytest.approx(1.0)
+    assert down.ci_high == pytest.approx(-up.ci_low) and down.ci_low == pytest.approx(-1.0)
