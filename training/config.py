@@ -365,4 +365,6 @@ def training_kwargs(
         disable_tqdm=not progress,
         dataloader_num_workers=0,
         remove_unused_columns=False,
+        # every adapter weight takes part in every forward pass: DDP need not search the graph for unused ones
+        ddp_find_unused_parameters=False,
     )

@@ -1,5 +1,6 @@
 """Multi-process training: the launcher's environment, the global batch split over processes, rank 0 as the
-only writer (faked ranks, seconds), and a real 2-process torchrun run on the CPU with gloo (slow)."""
+only writer (faked ranks, seconds), and real 2-process runs on the CPU with gloo, launched by torchrun and by
+accelerate (slow)."""
 
 from __future__ import annotations
 
@@ -167,9 +168,19 @@ def test_ranks_that_disagree_are_stopped(monkeypatch: pytest.MonkeyPatch) -> Non
         distributed.agree(World(rank=0, size=2), "abc", "the key")
 
 
+LAUNCHERS = {
+    "torchrun": ["torch.distributed.run", "--standalone", "--nproc_per_node", "2"],
+    # accelerate runs the same torch.distributed launcher for --multi_gpu; with no GPU the Trainer picks gloo.
+    # (`--cpu` would ask for MPI: accelerate's multi-CPU launcher is mpirun.)
+    "accelerate": ["accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+                   "--mixed_precision", "no", "--dynamo_backend", "no"],
+}  # fmt: skip
+
+
 @pytest.mark.slow
-def test_torchrun_2_processes_on_gloo_register_one_candidate_written_by_rank_0(
-    tmp_path: Path, tiny_model_dir: Path, harness_home: Path
+@pytest.mark.parametrize("launcher", sorted(LAUNCHERS))
+def test_2_processes_on_gloo_register_one_candidate_written_by_rank_0(
+    tmp_path: Path, tiny_model_dir: Path, harness_home: Path, launcher: str
 ) -> None:
     spec = write_spec(tmp_path, tiny_model_dir)
     (harness_home / "registry").mkdir(parents=True)  # as `harness world build` leaves it
@@ -181,7 +192,7 @@ def test_torchrun_2_processes_on_gloo_register_one_candidate_written_by_rank_0(
         "HARNESS_HOME": str(harness_home),
         "OMP_NUM_THREADS": "1",
     }
-    argv = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+    argv = [sys.executable, "-m", *LAUNCHERS[launcher]]
     argv += ["-m", "tests.training.ddp_audit", str(writes), "train", str(spec), "--quiet"]
     done = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
