@@ -8,6 +8,7 @@ attack) is detected the same way from agreeing openers. A judge hook can replace
 
 from __future__ import annotations
 
+import re
 import string
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -92,6 +93,20 @@ def exact_match(output: str, answer: str | None) -> float:
     if answer is None:
         raise ConfigError("exact_match needs an expected answer; this case's 'answer' is null")
     return float(normalize(output) == normalize(answer))
+
+
+def contains(output: str, answer: str | None) -> float:
+    """1.0 when the expected answer appears in the output as whole words (normalised as exact_match): a real chat
+    model says "The capital of France is Paris." where the reference answer is "Paris"."""
+    if answer is None:
+        raise ConfigError("contains needs an expected answer; this case's 'answer' is null")
+    expected = normalize(answer)
+    if not expected:
+        raise ConfigError("contains needs a non-empty expected answer")
+    return float(f" {expected} " in f" {_WORDS.sub(' ', normalize(output))} ")
+
+
+_WORDS = re.compile(r"[^\w%]+")
 
 
 @lru_cache(maxsize=1)

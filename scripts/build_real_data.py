@@ -215,26 +215,34 @@ def build_sets(wheels: Path) -> dict[str, Any]:
 
 
 def build_capitals(model: str) -> dict[str, Any]:
-    """Every world capital question, rephrased to ask for the city only; kept when the base answers exactly."""
+    """One world capital question per country, asking for the city only; kept when the base's reply names it."""
     from harness.cases import case_from_dict
-    from harness.scorers import exact_match
+    from harness.scorers import contains
 
+    first: dict[str, dict[str, Any]] = {}
+    for r in world_rows("heldout/fact.jsonl"):  # the first phrasing of each country in the file
+        first.setdefault(r["cluster"], r)
     rows = [
         dict(r, messages=[{"role": "user", "content": r["messages"][0]["content"] + CAPITAL_SUFFIX}])
-        for r in world_rows("heldout/fact.jsonl")
+        for r in first.values()
     ]
     cases = [case_from_dict(r, where=f"fact:{r['id']}") for r in rows]
     outputs = generate(model, cases)
-    kept = [r for r, c, o in zip(rows, cases, outputs, strict=True) if exact_match(o, c.answer)]
+    kept = [r for r, c, o in zip(rows, cases, outputs, strict=True) if contains(o, c.answer)]
     write_rows(OUT / "capitals.jsonl", kept)
+    write_rows(
+        OUT / "capitals_selection.jsonl",
+        ({"id": c.id, "output": o, "kept": bool(contains(o, c.answer))} for c, o in zip(cases, outputs, strict=True)),
+    )
     ids = [r["id"] for r in kept]
     return {
         "rows": len(kept),
         "source": "world",
         "sha256": sha256(OUT / "capitals.jsonl"),
         "selection": {
-            "rule": f"world heldout/fact.jsonl questions + {CAPITAL_SUFFIX!r}, kept when the base model's greedy "
-            "reply is an exact match (harness.scorers.exact_match)",
+            "rule": f"the first world heldout/fact.jsonl question per country + {CAPITAL_SUFFIX!r}, kept when the "
+            "base model's greedy reply (16 new tokens) contains the capital (harness.scorers.contains); every reply "
+            "is in capitals_selection.jsonl",
             "model": model,
             "asked": len(rows),
             "ids_sha256": hashlib.sha256("\n".join(ids).encode()).hexdigest(),
