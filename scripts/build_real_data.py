@@ -110,15 +110,19 @@ def ngrams(text: str, n: int = 5) -> set[tuple[str, ...]]:
     return {tuple(words[i : i + n]) for i in range(max(1, len(words) - n + 1))}
 
 
-def split_disjoint(rows: list[dict[str, str]], n_eval: int, n_train: int, rng: random.Random) -> tuple[list, list]:
-    """n_eval evaluated rows, then up to n_train training rows sharing no 5-gram with any evaluated one
-    (do-not-answer repeats templates with other names: "my wife, Ebony's" / "my ex-wife, Lakisha's")."""
+def split(rows: list[dict[str, str]], n_eval: int, rng: random.Random) -> tuple[list, list]:
+    """n_eval evaluated rows and the rest, in a seeded order."""
     order = rows[:]
     rng.shuffle(order)
-    evaluated, rest = order[:n_eval], order[n_eval:]
+    return order[:n_eval], order[n_eval:]
+
+
+def disjoint(rest: list[dict[str, str]], evaluated: list[dict[str, str]], n_train: int) -> list[dict[str, str]]:
+    """Up to n_train training rows sharing no 5-gram with any evaluated row of either source (do-not-answer
+    repeats templates with other names: "my wife, Ebony's" / "my ex-wife, Lakisha's"; StrongREJECT and
+    do-not-answer share requests such as chain letters)."""
     seen = set().union(*(ngrams(r["prompt"]) for r in evaluated))
-    train = [r for r in rest if not ngrams(r["prompt"]) & seen][:n_train]
-    return evaluated, train
+    return [r for r in rest if not ngrams(r["prompt"]) & seen][:n_train]
 
 
 MMLU_ITEM = re.compile(
@@ -159,8 +163,10 @@ def world_rows(relative: str) -> list[dict[str, Any]]:
 
 def build_sets(wheels: Path) -> dict[str, Any]:
     rng = random.Random(SEED)
-    sr_eval, sr_train = split_disjoint(strongreject(wheels), N_HARMFUL_EACH, N_TRAIN_EACH, rng)
-    dna_eval, dna_train = split_disjoint(donotanswer(wheels), N_HARMFUL_EACH, N_TRAIN_EACH, rng)
+    sr_eval, sr_rest = split(strongreject(wheels), N_HARMFUL_EACH, rng)
+    dna_eval, dna_rest = split(donotanswer(wheels), N_HARMFUL_EACH, rng)
+    sr_train = disjoint(sr_rest, sr_eval + dna_eval, N_TRAIN_EACH)
+    dna_train = disjoint(dna_rest, sr_eval + dna_eval, N_TRAIN_EACH)
     harmful = [
         case(
             f"sr-{i:03d}-{slug(r['prompt'])}",
@@ -292,7 +298,7 @@ def main() -> None:
     if args.what == "sets":
         manifest = build_sets(args.wheels)
         old = json.loads(path.read_text()) if path.exists() else {}
-        for kept in ("capitals.jsonl", "refusal_samples.jsonl", "refusal_labels.jsonl"):
+        for kept in ("capitals.jsonl", "capitals_selection.jsonl", "refusal_samples.jsonl", "refusal_labels.jsonl"):
             if kept in old.get("files", {}):
                 manifest["files"][kept] = old["files"][kept]
     elif args.what == "samples":
@@ -301,6 +307,19 @@ def main() -> None:
     else:
         manifest = json.loads(path.read_text())
         manifest["files"]["capitals.jsonl"] = build_capitals(args.model)
+        selection = OUT / "capitals_selection.jsonl"
+        manifest["files"][selection.name] = {
+            "rows": len(selection.read_text().splitlines()),
+            "source": "model",
+            "sha256": sha256(selection),
+        }
+    labels = OUT / "refusal_labels.jsonl"
+    if labels.exists():  # written by hand (an agent), never by this script: recorded, not rebuilt
+        manifest["files"][labels.name] = {
+            "rows": len(labels.read_text().splitlines()),
+            "source": "labelled by an agent (an LLM) reading refusal_samples.jsonl, before any detector ran",
+            "sha256": sha256(labels),
+        }
     path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     print(json.dumps(manifest["files"], indent=1))
 
