@@ -16,13 +16,20 @@ from harness.gates.registry import get
 from harness.spec import SuiteSpec, load_suite
 from harness.world import WorldManifest, default_world_dir, load_manifest
 
+PACKAGED = "harness:"  # case files shipped with the package: harness:real/harmful.jsonl
+
 
 def suite_world(suite: SuiteSpec) -> WorldManifest:
     return load_manifest(default_world_dir() if suite.world == "default" else suite.resolve(suite.world))
 
 
 def case_file(suite: SuiteSpec, ref: str, world: WorldManifest) -> Path:
-    """A world category (fact, arithmetic, harmful, benign, task) or a JSONL / CSV path relative to the suite."""
+    """A world category (fact, arithmetic, harmful, benign, task), a JSONL / CSV path relative to the suite, or
+    ``harness:real/harmful.jsonl``: a file shipped in the package's data directory (the real suite's sets)."""
+    if ref.startswith(PACKAGED):
+        from harness.resources import data_dir
+
+        return data_dir() / ref.removeprefix(PACKAGED)
     if ref.endswith((".jsonl", ".csv")):
         return suite.resolve(ref)
     if ref not in world.heldout:

@@ -26,11 +26,11 @@ from harness.errors import ConfigError
 from harness.pool import ModelPool
 from harness.run import DecodingSettings
 from harness.sampling import cache_decoding, per_item, repeat_seeds, repeat_settings
-from harness.scorers import Judge, exact_match, rouge_l
+from harness.scorers import Judge, contains, exact_match, rouge_l
 from harness.scores import ScoreTable, table
 
-METRICS = ("exact_match", "rouge_l", "loglikelihood", "refusal")
-TextMetric = Literal["exact_match", "rouge_l"]  # the metrics of generated text against the expected answer
+METRICS = ("exact_match", "rouge_l", "contains", "loglikelihood", "refusal")
+TextMetric = Literal["exact_match", "rouge_l", "contains"]  # the metrics of generated text against the expected answer
 
 
 def cases_hash(cases: Sequence[Case]) -> str:
@@ -136,6 +136,8 @@ def _score_texts(cases: Sequence[Case], texts: Sequence[str], metric: str, judge
         return [exact_match(t, c.answer) for c, t in zip(cases, texts, strict=True)]
     if metric == "rouge_l":
         return [rouge_l(t, c.answer) for c, t in zip(cases, texts, strict=True)]
+    if metric == "contains":
+        return [contains(t, c.answer) for c, t in zip(cases, texts, strict=True)]
     if judge is None:
         raise ConfigError("refusal scoring needs a refusal detector or judge")
     return [float(judge(c.prompt, t)) for c, t in zip(cases, texts, strict=True)]

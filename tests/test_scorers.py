@@ -54,3 +54,13 @@ def test_judges_are_pluggable_and_unknown_ones_are_named() -> None:
     assert get_judge("always-refuses")("q", "anything")
     with pytest.raises(ConfigError, match="register_judge"):
         get_judge("no-such-judge")
+
+
+def test_contains_finds_the_answer_as_whole_words_in_a_sentence() -> None:
+    from harness.scorers import contains
+
+    assert contains("The capital of France is Paris.", "Paris") == 1.0
+    assert contains("It is Buenos  Aires!", "buenos aires") == 1.0
+    assert contains("Parisian cafes are nice.", "Paris") == 0.0
+    with pytest.raises(ConfigError, match="contains needs an expected answer"):
+        contains("Paris", None)

@@ -171,6 +171,10 @@ class TrainSpec:
             if split not in task:
                 raise ConfigError(f"{self.path}: {location!r}: the world's task splits are {sorted(task)}")
             return task[split]
+        if location.startswith("harness:"):  # a file shipped in harness/data (the real suite's safety data)
+            from harness.resources import data_dir
+
+            return data_dir() / location.removeprefix("harness:")
         return (self.path.parent / location).resolve()
 
     def leakage_paths(self) -> list[Path]:

@@ -13,7 +13,15 @@ from harness.evalsets import case_file, suite_world
 from harness.paths import safe_component
 from harness.pool import ModelPool
 from harness.provenance import environment
-from harness.scorers import ComplianceDetector, ComplianceSpec, Judge, RefusalDetector, RefusalSpec, get_judge
+from harness.scorers import (
+    CHAT_REFUSAL_MARKERS,
+    ComplianceDetector,
+    ComplianceSpec,
+    Judge,
+    RefusalDetector,
+    RefusalSpec,
+    get_judge,
+)
 from harness.scores import ScoreTable
 from harness.scoring import Scorer
 from harness.spec import SuiteSpec
@@ -50,7 +58,9 @@ class RunContext:
     def refusal_judge(self, suite: SuiteSpec, spec: RefusalSpec) -> Judge:
         if spec.judge:
             return get_judge(spec.judge)
-        return RefusalDetector(spec.markers or self.world(suite).refusal_markers)
+        if spec.markers:
+            return RefusalDetector(spec.markers)
+        return RefusalDetector(CHAT_REFUSAL_MARKERS if spec.preset == "chat" else self.world(suite).refusal_markers)
 
     def compliance_judge(self, spec: ComplianceSpec) -> Judge:
         if spec.judge:
