@@ -266,6 +266,9 @@ class OpenAIBackend:
             "max_tokens": settings.max_new_tokens,
             "temperature": settings.temperature,
             "seed": settings.seed,
+            # No repetition penalty, as in-process decoding: llama-cpp-python's server applies 1.1 unless told,
+            # which makes temperature 0 something other than greedy (servers without the field ignore it).
+            "repeat_penalty": 1.0,
         }
         if settings.temperature > 0:
             payload["top_p"] = settings.top_p

@@ -23,13 +23,13 @@ from harness.backends.openai import LogLikelihoodUnsupported, continuation_indic
 GREEDY_TOLERANCE = 1e-6  # a continuation token is greedy when no alternative beats its log-probability by more
 
 
-class EchoedCompletions(LocalCompletionsAPI):  # type: ignore[misc]
+class EchoedCompletions(LocalCompletionsAPI):
     """``local-completions`` with text prompts and offset-based continuation scoring."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(tokenized_requests=False, **kwargs)
 
-    def parse_logprobs(  # type: ignore[override]
+    def parse_logprobs(
         self,
         outputs: dict[str, Any] | list[dict[str, Any]],
         tokens: list[list[int]] | None = None,

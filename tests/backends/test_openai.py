@@ -76,7 +76,7 @@ def test_generate_keeps_case_order_under_concurrency() -> None:
     assert behaviour.max_in_flight <= 4, "at most `concurrency` requests in flight"
     sent = behaviour.requests[0]
     assert sent["path"] == "/v1/chat/completions" and sent["model"] == "m1"
-    assert (sent["temperature"], sent["max_tokens"], sent["seed"]) == (0.0, 7, 3)
+    assert (sent["temperature"], sent["max_tokens"], sent["seed"], sent["repeat_penalty"]) == (0.0, 7, 3, 1.0)
     assert sorted(r["messages"][0]["content"] for r in behaviour.requests) == sorted(texts)
 
 
