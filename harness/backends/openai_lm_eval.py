@@ -29,6 +29,18 @@ class EchoedCompletions(LocalCompletionsAPI):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(tokenized_requests=False, **kwargs)
 
+    def apply_chat_template(self, chat_history: list[dict[str, str]], add_generation_prompt: bool = True) -> Any:
+        """The prompt text, rendered with the local tokenizer's chat template (lm-eval's own answer for text
+        requests is a chat-completions message list, which a completions endpoint cannot score)."""
+        if self.tokenizer_backend != "huggingface":
+            return super().apply_chat_template(chat_history, add_generation_prompt)
+        return self.tokenizer.apply_chat_template(
+            chat_history,
+            tokenize=False,
+            add_generation_prompt=add_generation_prompt,
+            continue_final_message=not add_generation_prompt,
+        )
+
     def parse_logprobs(
         self,
         outputs: dict[str, Any] | list[dict[str, Any]],

@@ -232,3 +232,13 @@ def test_lm_eval_reads_echoes_that_leave_out_special_tokens(tiny_model_dir: Path
             [(score, _)] = lm.loglikelihood([Instance("loglikelihood", {}, pair, 0)], disable_tqdm=True)
             scores.append(score)
     assert scores[0] == pytest.approx(scores[1]) and scores[0] < 0
+
+
+def test_lm_eval_chat_prompts_are_text_rendered_with_the_local_template(tiny_model_dir: Path) -> None:
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(tiny_model_dir))
+    lm = _backend("http://127.0.0.1:9/v1", tokenizer=str(tiny_model_dir)).lm_eval_model(batch_size=1)
+    chat = [{"role": "user", "content": "Capital of Fr?"}]
+    rendered = tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
+    assert lm.apply_chat_template(chat) == rendered
