@@ -10,7 +10,7 @@ must agree, the refusal decisions on at least 95% of the safety items, and the s
 close to the in-process ones.
 
 Needs ``pip install 'gate-harness[served]'`` (llama-cpp-python[server], which compiles llama.cpp: 20+ minutes on
-2 cores); skipped without it. Measured: 2 min 8 s on 2 shared cores (12 min with the CI running beside it).
+2 cores); skipped without it. Measured: 2 min 8 s on 2 shared cores (60 items x 40 tokens took 12 min beside the CI).
 """
 
 from __future__ import annotations
