@@ -24,7 +24,8 @@ template match the served model) and ``revision`` (what the user declares the se
 - Content hash: the server's model id, the declared revision and the rendering tokenizer's chat template. A
   server can swap the weights behind a model id, so without a declared revision the backend is not
   ``cacheable`` (its hash is unique to this process) and describe() says why.
-- Retention: lm-eval's own ``local-completions`` backend against the same server (:meth:`lm_eval_model`).
+- Retention: lm-eval's own ``local-completions`` backend against the same server (:meth:`lm_eval_model`), with
+  text prompts and the continuation found by echoed offsets as above (harness.backends.openai_lm_eval).
 
 Only the standard library is used for HTTP.
 """
@@ -265,6 +266,9 @@ class OpenAIBackend:
             "max_tokens": settings.max_new_tokens,
             "temperature": settings.temperature,
             "seed": settings.seed,
+            # No repetition penalty, as in-process decoding: llama-cpp-python's server applies 1.1 unless told,
+            # which makes temperature 0 something other than greedy (servers without the field ignore it).
+            "repeat_penalty": 1.0,
         }
         if settings.temperature > 0:
             payload["top_p"] = settings.top_p
@@ -353,19 +357,14 @@ class OpenAIBackend:
                 raise LogLikelihoodUnsupported(f"{unsupported} ({exc})") from None
             raise
         try:
-            logprobs = answer["choices"][0]["logprobs"]
-            offsets, values = logprobs["text_offset"], logprobs["token_logprobs"]
+            choice = answer["choices"][0]
+            picked = continuation_indices(choice, len(prompt), len(prompt) + len(continuation))
+            values = [choice["logprobs"]["token_logprobs"][i] for i in picked]
         except (KeyError, IndexError, TypeError):
             raise LogLikelihoodUnsupported(unsupported) from None
-        start, end = len(prompt), len(prompt) + len(continuation)
-        picked = [
-            (value, i)
-            for i, (offset, value) in enumerate(zip(offsets, values, strict=False))
-            if offset < end and (offset >= start or (i + 1 < len(offsets) and offsets[i + 1] > start))
-        ]
-        if not picked or offsets[-1] < start or any(value is None for value, _ in picked):
+        if not picked or any(value is None for value in values):
             raise LogLikelihoodUnsupported(f"{unsupported} (the echoed tokens do not cover the continuation)")
-        return float(sum(value for value, _ in picked))
+        return float(sum(values))
 
     def loglikelihood(
         self, requests: Sequence[tuple[Sequence[Any], str]], batch_size: BatchSize = 32, desc: str = "loglikelihood"
@@ -380,11 +379,13 @@ class OpenAIBackend:
 
     # --- lm-eval ---------------------------------------------------------------------------------------------
     def lm_eval_model(self, batch_size: BatchSize = 16) -> Any:
-        """lm-eval's ``local-completions`` LM against the same server: one prompt per request, ``batch_size``
-        requests in flight. Its log-likelihoods need a tokenizer: the spec's local one, else the server's own
-        (/tokenize, as vLLM serves it)."""
-        from lm_eval.models.openai_completions import LocalCompletionsAPI
+        """lm-eval's ``local-completions`` LM against the same server (:class:`EchoedCompletions`: text prompts,
+        continuations found by echoed offsets): one prompt per request, ``batch_size`` requests in flight. Its
+        log-likelihoods need a tokenizer: the spec's local one, else the server's own (/tokenize, as vLLM
+        serves it)."""
         from lm_eval.utils import check_remote_tokenizer_support
+
+        from harness.backends.openai_lm_eval import EchoedCompletions
 
         url = self._url("/completions")
         tokenizer: dict[str, Any]
@@ -398,16 +399,41 @@ class OpenAIBackend:
                 f"lm-eval cannot score served model {self.name}: it needs the model's tokenizer, none was named and "
                 f"the server has no /tokenize; add ?tokenizer=DIR_OR_ALIAS to the spec"
             )
-        return LocalCompletionsAPI(
+        return EchoedCompletions(
             model=self.endpoint.model_id,
             base_url=url,
-            tokenized_requests=True,
             num_concurrent=max(1, min(_width(batch_size), self.endpoint.concurrency)),
             max_retries=self.endpoint.max_retries + 1,
             timeout=int(self.endpoint.timeout),
             batch_size=1,
             **tokenizer,
         )
+
+
+def continuation_indices(choice: dict[str, Any], start: int, end: int) -> list[int]:
+    """Indices of the echoed tokens of a completion ``choice`` that cover characters ``[start, end)`` of the
+    prompt sent (a token that straddles ``start`` belongs to the continuation).
+
+    vLLM's ``text_offset`` indexes the prompt as sent. llama-cpp-python's counts the prompt's text *without* its
+    special tokens (``<|im_end|>`` detokenises to nothing, and it leaves BOS-id tokens such as ChatML's
+    ``<|im_start|>`` out of the lists altogether), so its offsets fall short of the sent text by those tokens'
+    characters. Both end with the same text, so the offsets are re-anchored at the end: the echoed ``text``
+    (prompt + generated) ends where the last token does. A continuation holds no special tokens, so every
+    character dropped lies before it."""
+    logprobs = choice["logprobs"]
+    offsets, tokens = list(logprobs["text_offset"]), logprobs.get("tokens")
+    text = choice.get("text")
+    if offsets and tokens and isinstance(text, str):
+        shift = len(text) - (offsets[-1] + len(tokens[-1]))
+        if shift > 0:
+            offsets = [offset + shift for offset in offsets]
+    if not offsets or offsets[-1] < start:
+        return []
+    return [
+        i
+        for i, offset in enumerate(offsets)
+        if offset < end and (offset >= start or (i + 1 < len(offsets) and offsets[i + 1] > start))
+    ]
 
 
 def _width(batch_size: BatchSize) -> int:

@@ -3,7 +3,8 @@
 Chat completions answer ``reply to: <last user message>``; a message containing ``sleep=S`` answers after S
 seconds. Completions with ``echo`` tokenise the prompt one character per token, the log-probability of a
 character c being -(ord(c) % 7 + 1) / 10 (None for the first token), then add one generated token "!";
-a prompt of token ids scores token id i at -(i % 5 + 1) / 10.
+a prompt of token ids scores token id i at -(i % 5 + 1) / 10. Substrings named in ``special`` are echoed as
+llama-cpp-python echoes special tokens: left out of the token lists, and not counted in ``text_offset``.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class Behaviour:
     fail_first: int = 0  # answer 503 to this many requests first
     logprobs: str = "echo"  # "echo" | "missing" (ignores logprobs) | "refuse" (HTTP 400)
     apply_template: bool = False  # serve llama.cpp's /apply-template
+    special: tuple[str, ...] = ()  # special-token texts echoed llama-cpp-python's way (no tokens, no offsets)
     requests: list[dict[str, Any]] = field(default_factory=list)
     in_flight: int = 0
     max_in_flight: int = 0
@@ -92,8 +94,9 @@ def _handler(behaviour: Behaviour) -> type[BaseHTTPRequestHandler]:
             text = payload["prompt"]
             choice: dict[str, Any] = {"index": 0, "text": text + "!", "finish_reason": "length"}
             if behaviour.logprobs == "echo":
-                tokens = [*text, "!"]
-                values: list[float | None] = [None, *(char_logprob(c) for c in text[1:]), -0.5]
+                visible = re.sub("|".join(map(re.escape, behaviour.special)), "", text) if behaviour.special else text
+                tokens = [*visible, "!"]
+                values: list[float | None] = [None, *(char_logprob(c) for c in visible[1:]), -0.5]
                 choice["logprobs"] = {
                     "tokens": tokens,
                     "token_logprobs": values,

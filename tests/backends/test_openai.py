@@ -16,6 +16,7 @@ from harness.backends.openai import (
     LogLikelihoodUnsupported,
     OpenAIBackend,
     ServerError,
+    continuation_indices,
     is_served,
     load_backend,
     parse_spec,
@@ -24,7 +25,7 @@ from harness.cases import Case, Message
 from harness.errors import ConfigError
 from harness.registry import Registry
 from harness.run import DecodingSettings, render
-from tests.backends.fake_openai import Behaviour, char_logprob, fake_server, token_logprob
+from tests.backends.fake_openai import Behaviour, char_logprob, fake_server
 
 
 def _case(i: int, text: str) -> Case:
@@ -75,7 +76,7 @@ def test_generate_keeps_case_order_under_concurrency() -> None:
     assert behaviour.max_in_flight <= 4, "at most `concurrency` requests in flight"
     sent = behaviour.requests[0]
     assert sent["path"] == "/v1/chat/completions" and sent["model"] == "m1"
-    assert (sent["temperature"], sent["max_tokens"], sent["seed"]) == (0.0, 7, 3)
+    assert (sent["temperature"], sent["max_tokens"], sent["seed"], sent["repeat_penalty"]) == (0.0, 7, 3, 1.0)
     assert sorted(r["messages"][0]["content"] for r in behaviour.requests) == sorted(texts)
 
 
@@ -125,6 +126,31 @@ def test_loglikelihood_renders_through_the_servers_apply_template() -> None:
     assert score == pytest.approx(char_logprob("y") + char_logprob("o"))
 
 
+def test_loglikelihood_reanchors_offsets_that_leave_out_special_tokens() -> None:
+    """llama-cpp-python's text_offset counts the prompt without its special tokens: re-anchored at the end."""
+    with fake_server(Behaviour(apply_template=True, special=("<user>", "<assistant>"))) as (url, behaviour):
+        [score] = _backend(url).loglikelihood([((Message("user", "hi"),), "yo")])
+    assert behaviour.requests[-1]["prompt"] == "<user>hi\n<assistant>yo"
+    assert score == pytest.approx(char_logprob("y") + char_logprob("o"))
+
+
+@pytest.mark.parametrize(
+    ("offsets", "tokens", "text", "span", "picked"),
+    [
+        ([0, 2, 4], ["ab", "cd", "!"], "abcd!", (2, 4), [1]),  # offsets index the sent text (vLLM)
+        ([0, 1, 3], ["b", "cd", "!"], "Sbcd!", (2, 4), [1]),  # a dropped 1-char special token: shifted by 1
+        ([0, 2], ["ab", "cd"], "abcd", (2, 4), [1]),  # no generated token (the model chose end-of-sequence)
+        ([0, 2, 4], ["ab", "cd", "!"], "abcd!", (3, 4), [1]),  # a token straddling the start belongs to it
+        ([0], ["ab"], "ab", (2, 4), []),  # the echo stops before the continuation
+    ],
+)
+def test_continuation_indices(
+    offsets: list[int], tokens: list[str], text: str, span: tuple[int, int], picked: list[int]
+) -> None:
+    choice = {"text": text, "logprobs": {"text_offset": offsets, "tokens": tokens}}
+    assert continuation_indices(choice, *span) == picked
+
+
 @pytest.mark.parametrize("logprobs", ["missing", "refuse"])
 def test_a_server_without_logprobs_raises_the_specific_error(logprobs: str, tiny_model_dir: Path) -> None:
     with fake_server(Behaviour(logprobs=logprobs)) as (url, _), pytest.raises(LogLikelihoodUnsupported) as caught:
@@ -171,7 +197,7 @@ def test_lm_eval_model_is_local_completions_on_the_same_server(tiny_model_dir: P
     lm = backend.lm_eval_model(batch_size=16)
     assert isinstance(lm, LocalCompletionsAPI)
     assert (lm.base_url, lm.model, lm._concurrent, lm._batch_size) == ("http://127.0.0.1:9/v1/completions", "m", 4, 1)
-    assert lm.tokenizer_backend == "huggingface" and lm.tokenized_requests
+    assert lm.tokenizer_backend == "huggingface" and not lm.tokenized_requests  # text: what every server takes
 
 
 def test_lm_eval_scores_loglikelihood_through_the_server(tiny_model_dir: Path) -> None:
@@ -185,6 +211,34 @@ def test_lm_eval_scores_loglikelihood_through_the_server(tiny_model_dir: Path) -
         instances = [Instance(request_type="loglikelihood", doc={}, arguments=pair, idx=0) for pair in pairs]
         results = lm.loglikelihood(instances, disable_tqdm=True)
     assert all(r["path"] == "/v1/completions" and r["echo"] for r in behaviour.requests)
-    for (_, continuation), (score, _) in zip(pairs, results, strict=True):
-        ids = tokenizer(continuation, add_special_tokens=False)["input_ids"]
-        assert score == pytest.approx(sum(token_logprob(i) for i in ids))
+    sent = {r["prompt"] for r in behaviour.requests}
+    for (context, continuation), (score, _) in zip(pairs, results, strict=True):
+        ids = tokenizer(context, add_special_tokens=False)["input_ids"]
+        whole = tokenizer(context + continuation, add_special_tokens=False)["input_ids"]
+        text, prefix = tokenizer.decode(whole), tokenizer.decode(whole[: len(ids)])
+        assert text in sent  # the text lm-eval's tokens decode to
+        assert score == pytest.approx(sum(char_logprob(c) for c in text[len(prefix) :]))
+
+
+def test_lm_eval_reads_echoes_that_leave_out_special_tokens(tiny_model_dir: Path) -> None:
+    """As llama-cpp-python echoes a chat prompt: its special tokens have no entries; the score is unchanged."""
+    from lm_eval.api.instance import Instance
+
+    pair = ("<s>The capital of Fr is", " Paris")
+    scores = []
+    for special in ((), ("<s>",)):
+        with fake_server(Behaviour(special=special)) as (url, _):
+            lm = _backend(url, tokenizer=str(tiny_model_dir)).lm_eval_model(batch_size=1)
+            [(score, _)] = lm.loglikelihood([Instance("loglikelihood", {}, pair, 0)], disable_tqdm=True)
+            scores.append(score)
+    assert scores[0] == pytest.approx(scores[1]) and scores[0] < 0
+
+
+def test_lm_eval_chat_prompts_are_text_rendered_with_the_local_template(tiny_model_dir: Path) -> None:
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(tiny_model_dir))
+    lm = _backend("http://127.0.0.1:9/v1", tokenizer=str(tiny_model_dir)).lm_eval_model(batch_size=1)
+    chat = [{"role": "user", "content": "Capital of Fr?"}]
+    rendered = tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
+    assert lm.apply_chat_template(chat) == rendered
