@@ -84,8 +84,14 @@ class Endpoint:
     timeout: float = 120.0  # seconds per request
     max_retries: int = 3  # attempts after the first
     concurrency: int = 8  # requests in flight at most
+    server: str | None = None  # the engine, when its defaults must be overridden for greedy decoding
 
     def __post_init__(self) -> None:
+        if self.server not in SERVERS:
+            raise ConfigError(
+                f"endpoint {self.base_url}: server={self.server!r} is not one of {sorted(s for s in SERVERS if s)}; "
+                "leave it out for servers that decode greedily at temperature 0 (vLLM, SGLang, TGI)"
+            )
         if self.timeout <= 0 or self.max_retries < 0 or self.concurrency < 1:
             raise ConfigError(
                 f"endpoint {self.base_url}: timeout={self.timeout} must be > 0, max_retries={self.max_retries} "
@@ -95,6 +101,12 @@ class Endpoint:
     @property
     def spec(self) -> str:
         return f"{PREFIX}{self.base_url}/{self.model_id}"
+
+
+# Extra sampling fields per engine, sent with every chat request so that temperature 0 is plain greedy decoding:
+# llama-cpp-python's server applies a repetition penalty of 1.1 unless told. Standard OpenAI-compatible servers
+# (and the OpenAI API, which refuses unknown fields) get nothing extra.
+SERVERS: dict[str | None, dict[str, float]] = {None: {}, "llama.cpp": {"repeat_penalty": 1.0}}
 
 
 def is_served(spec: str) -> bool:
@@ -107,7 +119,7 @@ def parse_spec(spec: str, *, revision: str | None = None, tokenizer: str | None 
     ``tokenizer`` (from command-line options) must agree with the spec's own when both are given."""
     usage = (
         "write it as openai+http://HOST:PORT/v1/MODEL_ID (the server's model id, see its /v1/models), "
-        "optionally ?tokenizer=DIR_OR_ALIAS&revision=REV"
+        "optionally ?tokenizer=DIR_OR_ALIAS&revision=REV&server=llama.cpp"
     )
     if not is_served(spec):
         raise ConfigError(f"model spec {spec!r} is not a served model: {usage}")
@@ -123,7 +135,7 @@ def parse_spec(spec: str, *, revision: str | None = None, tokenizer: str | None 
     if not model_id:
         raise ConfigError(f"model spec {spec!r} names no model id after the base URL: {usage}")
     query = urllib.parse.parse_qs(url.query, keep_blank_values=False)
-    if unknown := sorted(set(query) - {"tokenizer", "revision"}):
+    if unknown := sorted(set(query) - {"tokenizer", "revision", "server"}):
         raise ConfigError(f"model spec {spec!r} has unknown parameters {unknown}: {usage}")
     given = {"revision": revision, "tokenizer": tokenizer}
     values: dict[str, str | None] = {}
@@ -139,6 +151,7 @@ def parse_spec(spec: str, *, revision: str | None = None, tokenizer: str | None 
         model_id=model_id,
         revision=values["revision"],
         tokenizer=values["tokenizer"],
+        server=query.get("server", [None])[-1],
     )
 
 
@@ -266,9 +279,7 @@ class OpenAIBackend:
             "max_tokens": settings.max_new_tokens,
             "temperature": settings.temperature,
             "seed": settings.seed,
-            # No repetition penalty, as in-process decoding: llama-cpp-python's server applies 1.1 unless told,
-            # which makes temperature 0 something other than greedy (servers without the field ignore it).
-            "repeat_penalty": 1.0,
+            **SERVERS[self.endpoint.server],
         }
         if settings.temperature > 0:
             payload["top_p"] = settings.top_p

@@ -192,7 +192,7 @@ def test_llama_server_gated_through_the_endpoint_agrees_with_in_process(
 ) -> None:
     hf_dir, _ = smollm2
     _write_suite(pytester.path)
-    served = f"openai+{llama_server}/{ALIAS}?tokenizer={hf_dir}"
+    served = f"openai+{llama_server}/{ALIAS}?tokenizer={hf_dir}&server=llama.cpp"
 
     doc, run, served_seconds = _gate(pytester, served, hf_dir)
     verdicts = {g["name"]: g["verdict"] for g in doc["gates"]}

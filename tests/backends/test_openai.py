@@ -76,7 +76,8 @@ def test_generate_keeps_case_order_under_concurrency() -> None:
     assert behaviour.max_in_flight <= 4, "at most `concurrency` requests in flight"
     sent = behaviour.requests[0]
     assert sent["path"] == "/v1/chat/completions" and sent["model"] == "m1"
-    assert (sent["temperature"], sent["max_tokens"], sent["seed"], sent["repeat_penalty"]) == (0.0, 7, 3, 1.0)
+    assert (sent["temperature"], sent["max_tokens"], sent["seed"]) == (0.0, 7, 3)
+    assert "repeat_penalty" not in sent, "a standard server (or the OpenAI API) gets no engine-specific field"
     assert sorted(r["messages"][0]["content"] for r in behaviour.requests) == sorted(texts)
 
 
@@ -242,3 +243,12 @@ def test_lm_eval_chat_prompts_are_text_rendered_with_the_local_template(tiny_mod
     chat = [{"role": "user", "content": "Capital of Fr?"}]
     rendered = tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
     assert lm.apply_chat_template(chat) == rendered
+
+
+def test_server_llama_cpp_turns_its_repetition_penalty_off_and_unknown_engines_are_named() -> None:
+    with fake_server() as (url, behaviour):
+        backend = OpenAIBackend(parse_spec(f"openai+{url}/m1?server=llama.cpp"))
+        backend.generate([_case(0, "hi")], DecodingSettings())
+    assert behaviour.requests[0]["repeat_penalty"] == 1.0
+    with pytest.raises(ConfigError, match=r"server='vllm' is not one of \['llama.cpp'\]"):
+        parse_spec("openai+http://a:1/v1/m?server=vllm")
