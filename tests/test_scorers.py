@@ -62,5 +62,9 @@ def test_contains_finds_the_answer_as_whole_words_in_a_sentence() -> None:
     assert contains("The capital of France is Paris.", "Paris") == 1.0
     assert contains("It is Buenos  Aires!", "buenos aires") == 1.0
     assert contains("Parisian cafes are nice.", "Paris") == 0.0
+    # answers with punctuation inside are split like the output
+    assert contains("It is Port-au-Prince.", "Port-au-Prince") == 1.0
+    assert contains("It is Washington, D.C. of course", "Washington, D.C.") == 1.0
+    assert contains("The answer is 3.5", "3.5") == 1.0 and contains("The answer is 35", "3.5") == 0.0
     with pytest.raises(ConfigError, match="contains needs an expected answer"):
         contains("Paris", None)

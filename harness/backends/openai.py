@@ -21,7 +21,8 @@ template match the served model) and ``revision`` (what the user declares the se
   :class:`LogLikelihoodUnsupported` is raised and the gate that needed it is ERROR.
 - Requests are retried with exponential backoff on connection errors, timeouts, 429 and 5xx; other 4xx fail at
   once with the server's message. Each request has a timeout.
-- Content hash: the server's model id, the declared revision and the rendering tokenizer's chat template. A
+- Content hash: the base URL, the server's model id, the declared revision, the engine option and the rendering
+  tokenizer's chat template (engines give every model the same id, so two servers must not be one model). A
   server can swap the weights behind a model id, so without a declared revision the backend is not
   ``cacheable`` (its hash is unique to this process) and describe() says why.
 - Retention: lm-eval's own ``local-completions`` backend against the same server (:meth:`lm_eval_model`), with
@@ -199,10 +200,15 @@ class OpenAIBackend:
         return digest.hexdigest()
 
     def _hash(self) -> str:
+        # The URL is part of what a served model is: engines give every model the same id ("model", the file
+        # name), so two servers on two ports would otherwise be one model, and a gate would compare a model with
+        # itself. Moving a server therefore costs its cached results. ``server`` changes the request (sampling).
         identity: dict[str, Any] = {
             "backend": SCHEME,
+            "base_url": self.endpoint.base_url,
             "model_id": self.endpoint.model_id,
             "revision": self.endpoint.revision,
+            "server": self.endpoint.server,
             "template": self._template_digest(),
         }
         if not self.cacheable:  # unique to this process: nothing computed from it is ever reused

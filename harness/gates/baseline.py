@@ -7,8 +7,9 @@ previous version) and gates against it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from harness.baseline import BaselineStore
 from harness.gates.context import RunContext
@@ -77,6 +78,17 @@ def evaluate(case: GateCase[BaselineGate], ctx: RunContext) -> GateResult:
             f"--baseline is now {reference_model.spec.ref} ({reference_model.content_hash[:12]}): it is stale; {FIX}.",
         )
     candidate = scorer.table("candidate", cases, spec.metric)
+    changed = recorded_differently(stored.provenance, candidate.provenance)
+    if changed:
+        return GateResult(
+            name,
+            suite.name,
+            "baseline",
+            spec.metric,
+            notes=tuple(notes),
+            failure=f"the stored baseline of {name!r} was recorded under another {changed}: the scores are not "
+            f"comparable, so it is stale; {FIX}.",
+        )
     ctx.save_table(suite, name, "candidate", candidate)
     ctx.save_table(suite, name, "baseline", stored)
     outcome = compare_tables(
@@ -102,6 +114,23 @@ def evaluate(case: GateCase[BaselineGate], ctx: RunContext) -> GateResult:
         tuple(notes),
         slices=outcome.slices,
     )
+
+
+def recorded_differently(stored: Mapping[str, Any], current: Mapping[str, Any]) -> str | None:
+    """What makes a stored baseline's scores incomparable with the candidate's (None if nothing): another metric,
+    other cases (their hash covers prompts and answers) or other decoding. The batch size is left out: greedy
+    results do not depend on it."""
+    if stored.get("metric") != current.get("metric"):
+        return f"metric ({stored.get('metric')!r}, now {current.get('metric')!r})"
+    if stored.get("cases_hash") != current.get("cases_hash"):
+        return "case set (the cases' prompts or answers changed since)"
+
+    def decoding(info: Mapping[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in (info.get("decoding") or {}).items() if k != "batch_size"}
+
+    if decoding(stored) != decoding(current):
+        return f"decoding ({decoding(stored)}, now {decoding(current)})"
+    return None
 
 
 register(

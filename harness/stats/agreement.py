@@ -60,7 +60,9 @@ def krippendorff_alpha(
     if not pairable:
         return result(None, "no item was rated by two raters: give every item to at least two raters")
     if len({v for values in pairable for v in values}) == 1:
-        return result(1.0, "every rater gave every item the same value: no disagreement, but no variation either")
+        # alpha is 0/0 here: agreement without variation says nothing about reliability (two raters marking
+        # everything 5 must not clear the floor), so it is undefined and the human gate stays INCONCLUSIVE
+        return result(None, "every rater gave every item the same value: no variation, so alpha is undefined")
     import krippendorff
 
     rater_index = {r: i for i, r in enumerate(raters)}

@@ -167,7 +167,11 @@ def test_no_template_source_raises_the_specific_error() -> None:
 def test_hash_is_model_id_revision_and_template_and_uncached_without_revision(tiny_model_dir: Path) -> None:
     a = OpenAIBackend(parse_spec("openai+http://a:1/v1/m", revision="r1"))
     moved = OpenAIBackend(parse_spec("openai+http://b:2/v1/m", revision="r1"))
-    assert a.cacheable and a.content_hash == moved.content_hash, "the URL is where, not what: same hash"
+    assert a.cacheable and a.content_hash != moved.content_hash, "two servers with one model id are two models"
+    assert (
+        a.content_hash
+        != OpenAIBackend(parse_spec("openai+http://a:1/v1/m?server=llama.cpp", revision="r1")).content_hash
+    )
     assert a.content_hash != OpenAIBackend(parse_spec("openai+http://a:1/v1/m", revision="r2")).content_hash
     assert a.content_hash != OpenAIBackend(parse_spec("openai+http://a:1/v1/other", revision="r1")).content_hash
     templated = OpenAIBackend(parse_spec(f"openai+http://a:1/v1/m?tokenizer={tiny_model_dir}", revision="r1"))

@@ -73,3 +73,13 @@ def test_a_declared_revision_makes_a_served_model_cacheable(pytester: pytest.Pyt
         assert second["models"]["candidate"]["content_hash"] == first["models"]["candidate"]["content_hash"]
         _run(pytester, url, base, "--model-revision=v2")
         assert _chats(behaviour.requests) == 24, "another revision is another model"
+
+
+def test_two_servers_with_the_same_model_id_are_two_models(tmp_path: Path) -> None:
+    """Engines name every model alike ("model"): candidate and baseline on two ports must stay two models."""
+    from harness.pool import build_pool
+
+    with fake_server() as (url_a, _), fake_server() as (url_b, _):
+        pool = build_pool(f"openai+{url_a}/model", baseline=f"openai+{url_b}/model", base_model=f"openai+{url_b}/model")
+        assert pool.role("candidate").content_hash != pool.role("baseline").content_hash
+        assert pool.load("candidate") is not pool.load("baseline")

@@ -51,9 +51,10 @@ def test_one_rater_leaves_alpha_undefined_and_says_why() -> None:
     assert "two raters" in agreement.note and "undefined" in agreement.describe()
 
 
-def test_unanimity_without_variation_is_reported_as_no_disagreement() -> None:
+def test_unanimity_without_variation_leaves_alpha_undefined() -> None:
+    # two raters marking everything alike say nothing about reliability: the human gate's floor must not pass
     agreement = krippendorff_alpha({(r, j): 1 for r in ("a", "b") for j in range(5)}, level="nominal")
-    assert agreement.alpha == 1.0 and "no variation" in agreement.note
+    assert agreement.alpha is None and "no variation" in agreement.note
 
 
 def test_random_raters_agree_at_chance() -> None:
