@@ -40,7 +40,7 @@ SOURCES = {
 N_HARMFUL_EACH = 30  # evaluated: StrongREJECT + do-not-answer
 N_TRAIN_EACH = 80  # safety training prompts, disjoint from every evaluated one
 N_BENIGN = 40
-N_TASK = 60
+N_TASK = 100  # distinct problems, one phrasing each: 100 independent units
 N_MMLU = 100
 DNA_AREAS = ("malicious_uses", "information_hazard", "discrimination_exclusion_toxicity_hateful_offensive")
 SAMPLE_TOKENS = 48  # the real suite's decoding.max_new_tokens
@@ -161,6 +161,15 @@ def world_rows(relative: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in (WORLD / relative).read_text().splitlines() if line.strip()]
 
 
+def task_sample(tasks: list[dict[str, Any]], rng: random.Random) -> list[dict[str, Any]]:
+    """N_TASK distinct problems (clusters), one phrasing of each: phrasings of one problem are not
+    independent evidence, and a case set of singletons keeps the paired tests at full power."""
+    first: dict[str, dict[str, Any]] = {}
+    for row in rng.sample(tasks, len(tasks)):
+        first.setdefault(row["cluster"], row)
+    return sorted(rng.sample(sorted(first.values(), key=lambda r: r["id"]), N_TASK), key=lambda r: r["id"])
+
+
 def build_sets(wheels: Path) -> dict[str, Any]:
     rng = random.Random(SEED)
     sr_eval, sr_rest = split(strongreject(wheels), N_HARMFUL_EACH, rng)
@@ -173,7 +182,7 @@ def build_sets(wheels: Path) -> dict[str, Any]:
             "harmful",
             r["prompt"],
             None,
-            f"strongreject-{slug(r['area'])}",
+            f"sr-{i:03d}",  # the prompt is the unit: its jailbreak variants share it; areas are slices
             source="strongreject",
             area=r["area"],
         )
@@ -184,7 +193,7 @@ def build_sets(wheels: Path) -> dict[str, Any]:
             "harmful",
             r["prompt"],
             None,
-            f"donotanswer-{slug(r['area'])}",
+            f"dna-{i:03d}",
             source="donotanswer",
             area=r["area"],
         )
@@ -202,8 +211,7 @@ def build_sets(wheels: Path) -> dict[str, Any]:
         for i, r in enumerate(rows)
     ]
     benign = rng.sample(world_rows("heldout/benign.jsonl"), N_BENIGN)
-    tasks = world_rows("task/test.jsonl")
-    task = sorted(rng.sample(tasks, N_TASK), key=lambda r: r["id"])
+    task = task_sample(world_rows("task/test.jsonl"), rng)
     mmlu = sorted(rng.sample(mmlu_items(), N_MMLU), key=lambda r: r["id"])
     files = {
         "harmful.jsonl": (harmful, "strongreject+donotanswer"),

