@@ -2,11 +2,11 @@
 
     --model=openai+http://127.0.0.1:8080/v1/smollm2                     base URL .../v1, model id "smollm2"
     --model='openai+http://host:8000/v1/org/name?tokenizer=smollm2&revision=2026-11-28'
+    --model='openai+https://api.example.com/v1/my-model?api_key_env=EXAMPLE_API_KEY'
 
-The model id is everything after the URL's ``/v1/`` segment (ids may hold slashes); without one, the last path
-segment. Query parameters: ``tokenizer`` (a local model directory or registry alias whose tokenizer and chat
-template match the served model) and ``revision`` (what the user declares the served weights to be; the
-``--model-revision`` option gives the candidate's).
+The spec's grammar (model id, ``tokenizer``, ``revision``, ``server``, ``api_key_env``) and the rules for API keys
+are in :mod:`harness.backends.endpoint`: a key is sent only when the spec names its environment variable, over
+plain http only to a loopback host, and only the variable's name is ever recorded.
 
 - Generation: ``POST /chat/completions``, one request per case, up to ``concurrency`` (and the decoding
   settings' batch size) in flight from a bounded thread pool; greedy is ``temperature: 0``; ``max_tokens`` and
@@ -20,7 +20,9 @@ template match the served model) and ``revision`` (what the user declares the se
   native server has it); with neither, or a server that does not echo log-probabilities,
   :class:`LogLikelihoodUnsupported` is raised and the gate that needed it is ERROR.
 - Requests are retried with exponential backoff on connection errors, timeouts, 429 and 5xx; other 4xx fail at
-  once with the server's message. Each request has a timeout.
+  once with the server's message (the API key redacted, should the server echo it). Each request has a timeout.
+  A redirect is an error, not followed (it would carry the key elsewhere); a loopback server is reached without
+  the environment's HTTP proxy (a plain-http key would pass through it).
 - Content hash: the base URL, the server's model id, the declared revision, the engine option and the rendering
   tokenizer's chat template (engines give every model the same id, so two servers must not be one model). A
   server can swap the weights behind a model id, so without a declared revision the backend is not
@@ -35,7 +37,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import socket
 import time
 import urllib.error
@@ -44,13 +45,26 @@ import urllib.request
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from harness.backends.endpoint import (
+    PREFIX,
+    SCHEME,
+    SERVERS,
+    Endpoint,
+    Secret,
+    is_loopback,
+    is_served,
+    parse_spec,
+)
 from harness.backends.registry import BackendKind, Resolution, register
 from harness.batchsize import BatchSize
 from harness.errors import ConfigError, HarnessError
+
+# Moved to harness.backends.endpoint; re-exported for callers that import them from here.
+__all__ = ["PREFIX", "SCHEME", "SERVERS", "Endpoint", "LogLikelihoodUnsupported", "OpenAIBackend", "ServerError"]
+__all__ += ["continuation_indices", "is_served", "load_backend", "parse_spec"]
 
 if TYPE_CHECKING:
     from harness.models import ModelSpec
@@ -61,8 +75,6 @@ if TYPE_CHECKING:
 # role resolved and the backend loaded agree): nothing computed from it is reused by a later run.
 _PROCESS = uuid.uuid4().hex
 
-SCHEME = "openai"
-PREFIX = f"{SCHEME}+"
 RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 
 
@@ -74,99 +86,33 @@ class LogLikelihoodUnsupported(ServerError):
     """The served model cannot give log-likelihoods (no echoed logprobs, or no chat template to render with)."""
 
 
-@dataclass(frozen=True)
-class Endpoint:
-    """Where a served model is and what the user declares about it."""
+class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is an error: urllib's default handler copies the request's headers, API key included, to
+    whatever host the Location names (and turns a POST into a bodiless GET, which no API endpoint answers)."""
 
-    base_url: str  # e.g. http://127.0.0.1:8080/v1 (no trailing slash)
-    model_id: str
-    revision: str | None = None
-    tokenizer: str | None = None  # a local directory or registry alias with the served model's tokenizer
-    timeout: float = 120.0  # seconds per request
-    max_retries: int = 3  # attempts after the first
-    concurrency: int = 8  # requests in flight at most
-    server: str | None = None  # the engine, when its defaults must be overridden for greedy decoding
-
-    def __post_init__(self) -> None:
-        if self.server not in SERVERS:
-            raise ConfigError(
-                f"endpoint {self.base_url}: server={self.server!r} is not one of {sorted(s for s in SERVERS if s)}; "
-                "leave it out for servers that decode greedily at temperature 0 (vLLM, SGLang, TGI)"
-            )
-        if self.timeout <= 0 or self.max_retries < 0 or self.concurrency < 1:
-            raise ConfigError(
-                f"endpoint {self.base_url}: timeout={self.timeout} must be > 0, max_retries={self.max_retries} "
-                f">= 0 and concurrency={self.concurrency} >= 1"
-            )
-
-    @property
-    def spec(self) -> str:
-        return f"{PREFIX}{self.base_url}/{self.model_id}"
+    def redirect_request(
+        self, req: urllib.request.Request, fp: Any, code: int, msg: str, headers: Any, newurl: str
+    ) -> urllib.request.Request | None:
+        fp.close()
+        raise ServerError(
+            f"{req.full_url} redirected (HTTP {code}) to {newurl}; requests to a served model do not follow "
+            "redirects (they would carry its API key elsewhere): put the URL the server really answers at in the spec"
+        )
 
 
-# Extra sampling fields per engine, sent with every chat request so that temperature 0 is plain greedy decoding:
-# llama-cpp-python's server applies a repetition penalty of 1.1 unless told. Standard OpenAI-compatible servers
-# (and the OpenAI API, which refuses unknown fields) get nothing extra.
-SERVERS: dict[str | None, dict[str, float]] = {None: {}, "llama.cpp": {"repeat_penalty": 1.0}}
-
-
-def is_served(spec: str) -> bool:
-    """Whether a model spec names a served model (``openai+http...``)."""
-    return spec.startswith(PREFIX)
-
-
-def parse_spec(spec: str, *, revision: str | None = None, tokenizer: str | None = None) -> Endpoint:
-    """The Endpoint of ``openai+http(s)://host[:port]/v1/MODEL[?tokenizer=...&revision=...]``; ``revision`` and
-    ``tokenizer`` (from command-line options) must agree with the spec's own when both are given."""
-    usage = (
-        "write it as openai+http://HOST:PORT/v1/MODEL_ID (the server's model id, see its /v1/models), "
-        "optionally ?tokenizer=DIR_OR_ALIAS&revision=REV&server=llama.cpp"
-    )
-    if not is_served(spec):
-        raise ConfigError(f"model spec {spec!r} is not a served model: {usage}")
-    url = urllib.parse.urlsplit(spec[len(PREFIX) :])
-    if url.scheme not in ("http", "https") or not url.netloc:
-        raise ConfigError(f"model spec {spec!r} has no http(s) URL: {usage}")
-    path = url.path.rstrip("/")
-    if "/v1/" in f"{path}/":
-        root, model_id = f"{path}/".split("/v1/", 1)
-        root, model_id = root + "/v1", model_id.rstrip("/")
-    else:
-        root, _, model_id = path.rpartition("/")
-    if not model_id:
-        raise ConfigError(f"model spec {spec!r} names no model id after the base URL: {usage}")
-    query = urllib.parse.parse_qs(url.query, keep_blank_values=False)
-    if unknown := sorted(set(query) - {"tokenizer", "revision", "server"}):
-        raise ConfigError(f"model spec {spec!r} has unknown parameters {unknown}: {usage}")
-    given = {"revision": revision, "tokenizer": tokenizer}
-    values: dict[str, str | None] = {}
-    for key, option in given.items():
-        in_spec = query.get(key, [None])[-1]
-        if option is not None and in_spec is not None and option != in_spec:
-            raise ConfigError(
-                f"model spec {spec!r} says {key}={in_spec!r} but the option says {option!r}: give one of them"
-            )
-        values[key] = option if option is not None else in_spec
-    return Endpoint(
-        base_url=f"{url.scheme}://{url.netloc}{root}",
-        model_id=model_id,
-        revision=values["revision"],
-        tokenizer=values["tokenizer"],
-        server=query.get("server", [None])[-1],
-    )
-
-
-def _message(body: bytes) -> str:
-    """The error text of a server's JSON error body (OpenAI's {"error": {"message": ...}}), else the body."""
+def _message(body: bytes, key: Secret | None = None) -> str:
+    """The error text of a server's JSON error body (OpenAI's {"error": {"message": ...}}), else the body; the key
+    is redacted before the text is cut short (a cut could leave part of it)."""
     text = body.decode("utf-8", errors="replace").strip()
     try:
         raw = json.loads(text)
     except json.JSONDecodeError:
-        return text[:300]
+        raw = text
     error = raw.get("error", raw) if isinstance(raw, dict) else raw
     if isinstance(error, dict):
-        return str(error.get("message") or error.get("detail") or error)[:300]
-    return str(error)[:300]
+        error = error.get("message") or error.get("detail") or error
+    message = str(error)
+    return (key.redact(message) if key else message)[:300]
 
 
 class OpenAIBackend:
@@ -183,6 +129,11 @@ class OpenAIBackend:
         self.endpoint = endpoint
         self.name = name or endpoint.spec
         self.backoff = backoff
+        self._api_key = endpoint.api_key()  # read now: an unset variable fails before any request
+        handlers: list[urllib.request.BaseHandler] = [_RefuseRedirects()]
+        if is_loopback(urllib.parse.urlsplit(endpoint.base_url).hostname):
+            handlers.append(urllib.request.ProxyHandler({}))  # this machine is never behind the proxy
+        self._opener = urllib.request.build_opener(*handlers)
         self._resolve_tokenizer = resolve_tokenizer or _tokenizer_dir
         self._tokenizer: Any = None
         self.cacheable = endpoint.revision is not None
@@ -224,6 +175,7 @@ class OpenAIBackend:
             "model_id": self.endpoint.model_id,
             "revision": self.endpoint.revision,
             "tokenizer": self.endpoint.tokenizer,
+            "api_key_env": self.endpoint.api_key_env,  # the variable's name only, never the key
             "content_hash": self.content_hash,
             "cacheable": self.cacheable,
             "cache": "results are cached by model id and the declared revision"
@@ -241,10 +193,10 @@ class OpenAIBackend:
         return f"{base[: -len('/v1')] if base.endswith('/v1') else base}{path}"
 
     def post(self, url: str, payload: dict[str, Any], *, retry: bool = True) -> dict[str, Any]:
-        """POST JSON, retrying connection errors, timeouts, 429 and 5xx with exponential backoff."""
+        """POST JSON, retrying connection errors, timeouts, 429 and 5xx with exponential backoff. The API key goes
+        only with ``api_key_env`` in the spec, as an unredirected header (never copied to a redirect, which is
+        refused anyway)."""
         headers = {"Content-Type": "application/json"}
-        if key := os.environ.get("OPENAI_API_KEY"):
-            headers["Authorization"] = f"Bearer {key}"
         data = json.dumps(payload).encode()
         attempts = 1 + (self.endpoint.max_retries if retry else 0)
         why = ""
@@ -252,14 +204,16 @@ class OpenAIBackend:
             if attempt:
                 time.sleep(self.backoff * 2 ** (attempt - 1))
             request = urllib.request.Request(url, data=data, headers=headers, method="POST")
+            if self._api_key is not None:
+                request.add_unredirected_header("Authorization", f"Bearer {self._api_key.reveal()}")
             try:
-                with urllib.request.urlopen(request, timeout=self.endpoint.timeout) as response:
+                with self._opener.open(request, timeout=self.endpoint.timeout) as response:
                     answer = json.loads(response.read())
                 if not isinstance(answer, dict):
                     raise ServerError(f"{url} answered a JSON {type(answer).__name__}, not an object")
                 return answer
             except urllib.error.HTTPError as exc:
-                message = _message(exc.read())
+                message = _message(exc.read(), self._api_key)
                 if exc.code not in RETRY_STATUS:
                     raise ServerError(f"{url} refused the request (HTTP {exc.code}: {message})") from None
                 why = f"HTTP {exc.code}: {message}"
@@ -269,13 +223,16 @@ class OpenAIBackend:
                 if isinstance(exc.reason, TimeoutError | socket.timeout):
                     why = f"no answer within the {self.endpoint.timeout:g} s timeout"
                 else:
-                    why = f"cannot connect ({exc.reason})"
+                    why = f"cannot connect ({self._redact(str(exc.reason))})"
             except (ConnectionError, json.JSONDecodeError) as exc:
-                why = f"{type(exc).__name__}: {exc}"
+                why = self._redact(f"{type(exc).__name__}: {exc}")
         raise ServerError(
             f"{url} failed after {attempts} attempt(s): {why}; check that the server is running and serves "
             f"model {self.endpoint.model_id!r}, or raise the timeout for a slow server"
         )
+
+    def _redact(self, text: str) -> str:
+        return self._api_key.redact(text) if self._api_key else text
 
     # --- generation -----------------------------------------------------------------------------------------
     def _chat(self, messages: list[dict[str, str]], settings: Any) -> str:
@@ -409,7 +366,7 @@ class OpenAIBackend:
         if self.endpoint.tokenizer is not None:
             local = str(self._resolve_tokenizer(self.endpoint.tokenizer))
             tokenizer = {"tokenizer_backend": "huggingface", "tokenizer": local}
-        elif check_remote_tokenizer_support(url, timeout=int(self.endpoint.timeout)):
+        elif check_remote_tokenizer_support(url, timeout=int(self.endpoint.timeout), auth_token=self._key_text()):
             tokenizer = {"tokenizer_backend": "remote"}
         else:
             raise LogLikelihoodUnsupported(
@@ -423,8 +380,12 @@ class OpenAIBackend:
             max_retries=self.endpoint.max_retries + 1,
             timeout=int(self.endpoint.timeout),
             batch_size=1,
+            api_key=self._api_key,  # lm-eval would read OPENAI_API_KEY itself: EchoedCompletions sends only this
             **tokenizer,
         )
+
+    def _key_text(self) -> str | None:
+        return self._api_key.reveal() if self._api_key else None
 
 
 def continuation_indices(choice: dict[str, Any], start: int, end: int) -> list[int]:

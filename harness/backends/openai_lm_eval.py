@@ -9,6 +9,14 @@ choice is end-of-sequence, so that slice drifts into the context or the continua
 :class:`EchoedCompletions` sends text (the local tokenizer's decoding of lm-eval's tokens) and picks the
 continuation's tokens by their character offsets (:func:`harness.backends.openai.continuation_indices`), as the
 harness's own served log-likelihood does. Imported only when a served model's retention is run (lm-eval is heavy).
+
+API key: lm-eval's ``LocalCompletionsAPI.api_key`` reads OPENAI_API_KEY from the environment and its ``header``
+sends ``Authorization: Bearer`` with it to whatever ``base_url`` is, so a user's OpenAI key would reach every
+served model gated. :class:`EchoedCompletions` overrides both: the key is the one the spec's ``api_key_env`` names
+(passed in explicitly, a :class:`~harness.backends.endpoint.Secret`), else no Authorization header at all (not an
+empty "Bearer "). The environment is not scrubbed: overriding the two properties is local to this model and
+leaves other code in the process alone. Redirects are lm-eval's libraries' (requests, aiohttp): both drop the
+Authorization header when a redirect leaves the origin.
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ from typing import Any
 
 from lm_eval.models.openai_completions import LocalCompletionsAPI
 
+from harness.backends.endpoint import Secret
 from harness.backends.openai import LogLikelihoodUnsupported, continuation_indices
 
 GREEDY_TOLERANCE = 1e-6  # a continuation token is greedy when no alternative beats its log-probability by more
@@ -26,8 +35,19 @@ GREEDY_TOLERANCE = 1e-6  # a continuation token is greedy when no alternative be
 class EchoedCompletions(LocalCompletionsAPI):
     """``local-completions`` with text prompts and offset-based continuation scoring."""
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(tokenized_requests=False, **kwargs)
+    def __init__(self, *, api_key: Secret | None = None, **kwargs: Any) -> None:
+        self._secret = api_key  # before lm-eval's __init__, which may already build headers (remote tokenizer)
+        super().__init__(tokenized_requests=False, auth_token=api_key.reveal() if api_key else None, **kwargs)
+
+    @property
+    def api_key(self) -> str:
+        """The spec's key, never lm-eval's default (OPENAI_API_KEY from the environment)."""
+        return self._secret.reveal() if self._secret else ""
+
+    @property
+    def header(self) -> dict[str, str]:
+        """Authorization only with the spec's key (lm-eval's default is "Bearer " + OPENAI_API_KEY, even empty)."""
+        return {"Authorization": f"Bearer {self._secret.reveal()}"} if self._secret else {}
 
     def apply_chat_template(self, chat_history: list[dict[str, str]], add_generation_prompt: bool = True) -> Any:
         """The prompt text, rendered with the local tokenizer's chat template (lm-eval's own answer for text

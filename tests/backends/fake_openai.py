@@ -5,6 +5,9 @@ seconds. Completions with ``echo`` tokenise the prompt one character per token, 
 character c being -(ord(c) % 7 + 1) / 10 (None for the first token), then add one generated token "!";
 a prompt of token ids scores token id i at -(i % 5 + 1) / 10. Substrings named in ``special`` are echoed as
 llama-cpp-python echoes special tokens: left out of the token lists, and not counted in ``text_offset``.
+Every request's headers are recorded (``headers``, lower-case names); ``redirect_to`` answers every POST with a
+redirect (``redirect_status``) to that origin, same path; a GET is recorded and answered 404; ``reject_auth``
+answers 401 echoing the Authorization header, as careless servers do.
 """
 
 from __future__ import annotations
@@ -35,6 +38,10 @@ class Behaviour:
     logprobs: str = "echo"  # "echo" | "missing" (ignores logprobs) | "refuse" (HTTP 400)
     apply_template: bool = False  # serve llama.cpp's /apply-template
     special: tuple[str, ...] = ()  # special-token texts echoed llama-cpp-python's way (no tokens, no offsets)
+    redirect_to: str | None = None  # e.g. http://127.0.0.1:PORT: every POST is redirected there (same path)
+    redirect_status: int = 307  # 307 keeps the POST; urllib follows 301/302/303 as a GET
+    reject_auth: bool = False  # answer 401 with the Authorization header in the error message
+    headers: list[dict[str, str]] = field(default_factory=list)  # per request, names lower-cased
     requests: list[dict[str, Any]] = field(default_factory=list)
     in_flight: int = 0
     max_in_flight: int = 0
@@ -54,15 +61,30 @@ def _handler(behaviour: Behaviour) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(data)
 
+        def do_GET(self) -> None:
+            with behaviour.lock:
+                behaviour.requests.append({"path": self.path, "method": "GET"})
+                behaviour.headers.append({k.lower(): v for k, v in self.headers.items()})
+            self._send(404, {"error": {"message": f"no GET route {self.path}"}})
+
         def do_POST(self) -> None:
             payload = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             with behaviour.lock:
                 behaviour.requests.append({"path": self.path, **payload})
+                behaviour.headers.append({k.lower(): v for k, v in self.headers.items()})
                 failing = len(behaviour.requests) <= behaviour.fail_first
                 behaviour.in_flight += 1
                 behaviour.max_in_flight = max(behaviour.max_in_flight, behaviour.in_flight)
             try:
-                if failing:
+                if behaviour.redirect_to is not None:
+                    self.send_response(behaviour.redirect_status)
+                    self.send_header("Location", behaviour.redirect_to + self.path)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                elif behaviour.reject_auth:
+                    sent = self.headers.get("Authorization", "(none)")
+                    self._send(401, {"error": {"message": f"invalid credentials: {sent}"}})
+                elif failing:
                     self._send(503, {"error": {"message": "loading model"}})
                 elif self.path == "/v1/chat/completions":
                     self._chat(payload)

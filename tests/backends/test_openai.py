@@ -3,9 +3,12 @@ timeouts, servers without log-probabilities, and the hashing / caching rules."""
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,7 +20,6 @@ from harness.backends.openai import (
     OpenAIBackend,
     ServerError,
     continuation_indices,
-    is_served,
     load_backend,
     parse_spec,
 )
@@ -34,35 +36,6 @@ def _case(i: int, text: str) -> Case:
 
 def _backend(url: str, **endpoint: object) -> OpenAIBackend:
     return OpenAIBackend(replace(parse_spec(f"openai+{url}/m1", revision="r1"), **endpoint), backoff=0.01)  # type: ignore[arg-type]
-
-
-def test_parse_spec_splits_base_url_and_model_id() -> None:
-    e = parse_spec("openai+http://127.0.0.1:8080/v1/smollm2")
-    assert (e.base_url, e.model_id, e.revision, e.tokenizer) == ("http://127.0.0.1:8080/v1", "smollm2", None, None)
-    e = parse_spec("openai+https://h:8000/v1/org/name-1.7B?tokenizer=smollm2&revision=abc")
-    assert (e.base_url, e.model_id, e.revision, e.tokenizer) == ("https://h:8000/v1", "org/name-1.7B", "abc", "smollm2")
-    assert parse_spec("openai+http://h/api/mymodel").base_url == "http://h/api"
-    assert parse_spec("openai+http://h/v1/m", revision="r").revision == "r"
-    assert is_served("openai+http://h/v1/m") and not is_served("candidate")
-
-
-@pytest.mark.parametrize(
-    ("spec", "match"),
-    [
-        ("openai+ftp://h/v1/m", "no http"),
-        ("openai+http://h/v1/", "names no model id"),
-        ("openai+http://h/v1/m?seed=1", r"unknown parameters \['seed'\]"),
-        ("http://h/v1/m", "not a served model"),
-    ],
-)
-def test_parse_spec_rejects_bad_specs(spec: str, match: str) -> None:
-    with pytest.raises(ConfigError, match=match):
-        parse_spec(spec)
-
-
-def test_spec_revision_and_option_revision_must_agree() -> None:
-    with pytest.raises(ConfigError, match="revision='a' but the option says 'b'"):
-        parse_spec("openai+http://h/v1/m?revision=a", revision="b")
 
 
 def test_generate_keeps_case_order_under_concurrency() -> None:
@@ -256,3 +229,139 @@ def test_server_llama_cpp_turns_its_repetition_penalty_off_and_unknown_engines_a
     assert behaviour.requests[0]["repeat_penalty"] == 1.0
     with pytest.raises(ConfigError, match=r"server='vllm' is not one of \['llama.cpp'\]"):
         parse_spec("openai+http://a:1/v1/m?server=vllm")
+
+
+# --- API keys ------------------------------------------------------------------------------------------------
+KEY = "sk-test-9f8e7d6c5b4a"  # a made-up key: the tests check where it goes and that it never shows
+
+
+def _keyed(url: str, variable: str | None = "GATE_TEST_KEY") -> OpenAIBackend:
+    query = f"?api_key_env={variable}" if variable else ""
+    return OpenAIBackend(replace(parse_spec(f"openai+{url}/m1{query}", revision="r1"), max_retries=0), backoff=0.01)
+
+
+def test_no_authorization_without_api_key_env_even_with_openai_api_key_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    with fake_server() as (url, behaviour):
+        _keyed(url, None).generate([_case(0, "hi")], DecodingSettings())
+    assert behaviour.headers and all("authorization" not in h for h in behaviour.headers)
+
+
+def test_the_named_variable_is_sent_as_a_bearer_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-the-wrong-one")
+    monkeypatch.setenv("GATE_TEST_KEY", KEY)
+    with fake_server() as (url, behaviour):
+        _keyed(url).generate([_case(0, "hi"), _case(1, "yo")], DecodingSettings())
+    assert [h["authorization"] for h in behaviour.headers] == [f"Bearer {KEY}"] * 2
+
+
+def test_an_unset_variable_fails_when_the_backend_is_opened_before_any_request(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("GATE_TEST_KEY", raising=False)
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    with fake_server() as (url, behaviour):
+        with pytest.raises(ConfigError, match="GATE_TEST_KEY, which is unset or empty; export GATE_TEST_KEY="):
+            load_backend(f"openai+{url}/m1?api_key_env=GATE_TEST_KEY")
+        assert behaviour.requests == []
+
+
+def test_a_key_over_http_to_a_remote_host_is_refused_when_opened(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GATE_TEST_KEY", KEY)
+    with pytest.raises(ConfigError, match=r"http://example\.com:8000/v1: the API key in \$GATE_TEST_KEY .* https://"):
+        load_backend("openai+http://example.com:8000/v1/m?api_key_env=GATE_TEST_KEY")
+
+
+@pytest.mark.parametrize("status", [302, 307])
+def test_a_redirect_to_another_origin_does_not_carry_the_key(monkeypatch: pytest.MonkeyPatch, status: int) -> None:
+    monkeypatch.setenv("GATE_TEST_KEY", KEY)
+    with (
+        fake_server() as (other, elsewhere),
+        fake_server(Behaviour(redirect_to=other[:-3], redirect_status=status)) as (
+            url,
+            first,
+        ),
+    ):
+        if status == 302:  # the hazard is real: urllib's default handler follows it (as a GET) with the header
+            leak = urllib.request.Request(f"{url}/chat/completions", data=b"{}", headers={"Authorization": "Bearer x"})
+            with pytest.raises(urllib.error.HTTPError, match="404"):
+                urllib.request.urlopen(leak, timeout=5)
+            assert [h.get("authorization") for h in elsewhere.headers] == ["Bearer x"]
+            elsewhere.headers.clear()
+        with pytest.raises(
+            ServerError, match=rf"redirected \(HTTP {status}\) to http://127\.0\.0\.1:\d+/v1/chat"
+        ) as caught:
+            _keyed(url).generate([_case(0, "hi")], DecodingSettings())
+    assert first.headers[-1]["authorization"] == f"Bearer {KEY}", "the key went to the endpoint named"
+    assert elsewhere.headers == [], "and nowhere else: the redirect is refused, not followed"
+    assert KEY not in str(caught.value)
+
+
+def test_a_loopback_server_is_reached_without_the_environments_http_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A plain-http key to this machine must not travel through a proxy (urllib would send it there)."""
+    monkeypatch.setenv("GATE_TEST_KEY", KEY)
+    for name in ("no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    with fake_server() as (proxy, through_proxy), fake_server() as (url, direct):
+        for name in ("http_proxy", "HTTP_PROXY"):
+            monkeypatch.setenv(name, proxy[:-3])
+        _keyed(url).generate([_case(0, "hi")], DecodingSettings())
+    assert through_proxy.headers == [] and direct.headers[0]["authorization"] == f"Bearer {KEY}"
+
+
+def test_the_key_never_shows_in_describe_the_hash_or_a_failed_requests_error(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("GATE_TEST_KEY", KEY)
+    with fake_server(Behaviour(reject_auth=True)) as (url, behaviour):
+        backend = _keyed(url)
+        with pytest.raises(ServerError, match=r"HTTP 401: invalid credentials: Bearer <\$GATE_TEST_KEY>") as caught:
+            backend.generate([_case(0, "hi")], DecodingSettings())
+    assert behaviour.headers[0]["authorization"] == f"Bearer {KEY}", "the server did see (and echo) the key"
+    described = backend.describe()
+    assert described["api_key_env"] == "GATE_TEST_KEY"
+    shown = [str(caught.value), repr(caught.value), json.dumps(described), repr(backend), repr(backend.endpoint)]
+    shown += [backend.content_hash, caplog.text]
+    assert all(KEY not in text for text in shown)
+    assert backend.content_hash == _keyed(url, None).content_hash, "the key's variable is not part of the model"
+
+
+def test_lm_eval_sends_no_authorization_without_api_key_env(
+    tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """lm-eval's local-completions reads OPENAI_API_KEY itself: the harness's model must not."""
+    from lm_eval.api.instance import Instance
+
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    pair = ("The capital of Fr is", " Paris")
+    with fake_server() as (url, behaviour):
+        lm = _backend(url, tokenizer=str(tiny_model_dir)).lm_eval_model(batch_size=1)
+        lm.loglikelihood([Instance("loglikelihood", {}, pair, 0)], disable_tqdm=True)
+    assert behaviour.headers and all("authorization" not in h for h in behaviour.headers)
+    assert lm.api_key == "" and KEY not in repr(vars(lm))
+
+
+@pytest.mark.parametrize("batch_size", [1, 2], ids=["requests", "aiohttp"])
+def test_lm_eval_sends_the_named_key_and_not_across_a_redirect(
+    tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch, batch_size: int
+) -> None:
+    """lm-eval posts with requests (one request in flight) or aiohttp (several): both follow a 307 and drop the
+    Authorization header when it leaves the origin."""
+    from lm_eval.api.instance import Instance
+
+    monkeypatch.setenv("GATE_TEST_KEY", KEY)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-the-wrong-one")
+    pairs = [("The capital of Fr is", " Paris"), ("Two and two make", " four")]
+    instances = [Instance("loglikelihood", {}, pair, i) for i, pair in enumerate(pairs)]
+    spec = f"?tokenizer={tiny_model_dir}&api_key_env=GATE_TEST_KEY"
+    with fake_server() as (url, behaviour):
+        OpenAIBackend(parse_spec(f"openai+{url}/m1{spec}")).lm_eval_model(batch_size).loglikelihood(
+            instances, disable_tqdm=True
+        )
+    assert [h.get("authorization") for h in behaviour.headers] == [f"Bearer {KEY}"] * 2
+    with fake_server() as (other, elsewhere), fake_server(Behaviour(redirect_to=other[: -len("/v1")])) as (url, first):
+        backend = OpenAIBackend(parse_spec(f"openai+{url}/m1{spec}"))
+        results = backend.lm_eval_model(batch_size).loglikelihood(instances, disable_tqdm=True)
+    assert len(results) == 2 and len(elsewhere.requests) == 2, "the redirect was followed"
+    assert all(h.get("authorization") == f"Bearer {KEY}" for h in first.headers)
+    assert all("authorization" not in h for h in elsewhere.headers), "the key did not follow it"

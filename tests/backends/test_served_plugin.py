@@ -83,3 +83,29 @@ def test_two_servers_with_the_same_model_id_are_two_models(tmp_path: Path) -> No
         pool = build_pool(f"openai+{url_a}/model", baseline=f"openai+{url_b}/model", base_model=f"openai+{url_b}/model")
         assert pool.role("candidate").content_hash != pool.role("baseline").content_hash
         assert pool.load("candidate") is not pool.load("baseline")
+
+
+def test_a_keyed_served_model_records_the_variable_name_never_the_key(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, harness_home: Path
+) -> None:
+    key = "sk-test-9f8e7d6c5b4a"  # made up
+    monkeypatch.setenv("GATE_TEST_KEY", key)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-the-wrong-one")
+    base = _setup(pytester.path)
+    with fake_server() as (url, behaviour):
+        result = pytester.runpytest_subprocess(
+            f"--model=openai+{url}/served-model?api_key_env=GATE_TEST_KEY",
+            f"--baseline=fake:{base}",
+            f"--base-model=fake:{base}",
+            "--model-revision=v1",
+        )
+    assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str()
+    assert {h.get("authorization") for h in behaviour.headers} == {f"Bearer {key}"}
+    written = [p for root in (pytester.path, harness_home) for p in root.rglob("*") if p.is_file()]
+    names = {p.name for p in written}
+    assert {"results.json", "run.json", "candidate.json"} <= names and any(p.parts[-3] == "results" for p in written)
+    assert all(key.encode() not in p.read_bytes() for p in written), "the key is in no report, cache or log"
+    assert key not in result.stdout.str() + result.stderr.str()
+    runs = sorted((pytester.path / "reports" / "runs").iterdir())
+    candidate = json.loads((runs[-1] / "results.json").read_text())["models"]["candidate"]
+    assert candidate["api_key_env"] == "GATE_TEST_KEY"
