@@ -20,6 +20,7 @@ from harness.scorers import (
     Judge,
     RefusalDetector,
     RefusalSpec,
+    any_reply,
     get_judge,
 )
 from harness.scores import ScoreTable
@@ -62,9 +63,12 @@ class RunContext:
             return RefusalDetector(spec.markers)
         return RefusalDetector(CHAT_REFUSAL_MARKERS if spec.preset == "chat" else self.world(suite).refusal_markers)
 
-    def compliance_judge(self, spec: ComplianceSpec) -> Judge:
+    @staticmethod
+    def compliance_judge(spec: ComplianceSpec) -> Judge:
         if spec.judge:
             return get_judge(spec.judge)
+        if spec.preset == "non_refusal":
+            return any_reply
         if spec.openers or spec.phrases:
             return ComplianceDetector(spec.openers, spec.phrases)
         return ComplianceDetector()
