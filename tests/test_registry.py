@@ -125,20 +125,3 @@ def test_an_event_appended_after_a_torn_line_keeps_its_own_line(tmp_path: Path) 
     reg._append(event)  # the next writer's append must not be glued onto the torn line
     assert reg.repair()[1] == [3]
     assert reg.require("candidate").path == "/m/c"
-
-
-def test_cli_refuses_a_newline_alias_and_repairs_the_history(capsys: pytest.CaptureFixture[str]) -> None:
-    from harness.cli import main
-
-    assert main(["registry", "set", "nl\n", "/nowhere"]) == 2
-    assert "alias 'nl\\n' is not valid" in capsys.readouterr().err
-    reg = Registry()
-    reg.set("base", "/m/a", content_hash="a", reason="built")
-    with reg.history_path.open("a") as handle:
-        handle.write("{torn\n")
-    assert main(["registry", "list"]) == 2
-    assert "history.jsonl:2 cannot be read" in capsys.readouterr().err
-    assert main(["registry", "repair"]) == 0
-    out = capsys.readouterr().out
-    assert "moved unreadable line(s) 2" in out and "base" in out
-    assert main(["registry", "list"]) == 0
