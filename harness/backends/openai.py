@@ -19,10 +19,11 @@ plain http only to a loopback host, and only the variable's name is ever recorde
   (the same ``harness.run.render`` as in-process models), else by the server's ``/apply-template`` (llama.cpp's
   native server has it); with neither, or a server that does not echo log-probabilities,
   :class:`LogLikelihoodUnsupported` is raised and the gate that needed it is ERROR.
-- Requests are retried with exponential backoff on connection errors, timeouts, 429 and 5xx; other 4xx fail at
-  once with the server's message (the API key redacted, should the server echo it). Each request has a timeout.
-  A redirect is an error, not followed (it would carry the key elsewhere); a loopback server is reached without
-  the environment's HTTP proxy (a plain-http key would pass through it).
+- HTTP (:mod:`harness.backends.http`): requests are retried with exponential backoff on connection errors,
+  timeouts, 429 and 5xx; other 4xx fail at once with the server's message (the API key redacted, should the
+  server echo it). Each request has a timeout. A redirect is an error, not followed (it would carry the key
+  elsewhere); a loopback server is reached without the environment's HTTP proxy (a plain-http key would pass
+  through it), by lm-eval's requests as well.
 - Content hash: the base URL, the server's model id, the declared revision, the engine option and the rendering
   tokenizer's chat template (engines give every model the same id, so two servers must not be one model). A
   server can swap the weights behind a model id, so without a declared revision the backend is not
@@ -37,11 +38,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import socket
-import time
-import urllib.error
-import urllib.parse
-import urllib.request
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -53,17 +49,17 @@ from harness.backends.endpoint import (
     SCHEME,
     SERVERS,
     Endpoint,
-    Secret,
-    is_loopback,
     is_served,
     parse_spec,
 )
+from harness.backends.http import RETRY_STATUS, JsonClient, ServerError
 from harness.backends.registry import BackendKind, Resolution, register
 from harness.batchsize import BatchSize
-from harness.errors import ConfigError, HarnessError
+from harness.errors import ConfigError
 
-# Moved to harness.backends.endpoint; re-exported for callers that import them from here.
-__all__ = ["PREFIX", "SCHEME", "SERVERS", "Endpoint", "LogLikelihoodUnsupported", "OpenAIBackend", "ServerError"]
+# Moved to harness.backends.endpoint and harness.backends.http; re-exported for callers that import them from here.
+__all__ = ["PREFIX", "RETRY_STATUS", "SCHEME", "SERVERS", "Endpoint", "LogLikelihoodUnsupported", "OpenAIBackend"]
+__all__ += ["ServerError"]
 __all__ += ["continuation_indices", "is_served", "load_backend", "parse_spec"]
 
 if TYPE_CHECKING:
@@ -75,44 +71,9 @@ if TYPE_CHECKING:
 # role resolved and the backend loaded agree): nothing computed from it is reused by a later run.
 _PROCESS = uuid.uuid4().hex
 
-RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
-
-
-class ServerError(HarnessError):
-    """The inference server could not be reached or answered with an error (names the URL and the fix)."""
-
 
 class LogLikelihoodUnsupported(ServerError):
     """The served model cannot give log-likelihoods (no echoed logprobs, or no chat template to render with)."""
-
-
-class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
-    """A redirect is an error: urllib's default handler copies the request's headers, API key included, to
-    whatever host the Location names (and turns a POST into a bodiless GET, which no API endpoint answers)."""
-
-    def redirect_request(
-        self, req: urllib.request.Request, fp: Any, code: int, msg: str, headers: Any, newurl: str
-    ) -> urllib.request.Request | None:
-        fp.close()
-        raise ServerError(
-            f"{req.full_url} redirected (HTTP {code}) to {newurl}; requests to a served model do not follow "
-            "redirects (they would carry its API key elsewhere): put the URL the server really answers at in the spec"
-        )
-
-
-def _message(body: bytes, key: Secret | None = None) -> str:
-    """The error text of a server's JSON error body (OpenAI's {"error": {"message": ...}}), else the body; the key
-    is redacted before the text is cut short (a cut could leave part of it)."""
-    text = body.decode("utf-8", errors="replace").strip()
-    try:
-        raw = json.loads(text)
-    except json.JSONDecodeError:
-        raw = text
-    error = raw.get("error", raw) if isinstance(raw, dict) else raw
-    if isinstance(error, dict):
-        error = error.get("message") or error.get("detail") or error
-    message = str(error)
-    return (key.redact(message) if key else message)[:300]
 
 
 class OpenAIBackend:
@@ -130,10 +91,14 @@ class OpenAIBackend:
         self.name = name or endpoint.spec
         self.backoff = backoff
         self._api_key = endpoint.api_key()  # read now: an unset variable fails before any request
-        handlers: list[urllib.request.BaseHandler] = [_RefuseRedirects()]
-        if is_loopback(urllib.parse.urlsplit(endpoint.base_url).hostname):
-            handlers.append(urllib.request.ProxyHandler({}))  # this machine is never behind the proxy
-        self._opener = urllib.request.build_opener(*handlers)
+        self._http = JsonClient(
+            endpoint.base_url,
+            api_key=self._api_key,
+            timeout=endpoint.timeout,
+            max_retries=endpoint.max_retries,
+            backoff=backoff,
+            model_id=endpoint.model_id,
+        )
         self._resolve_tokenizer = resolve_tokenizer or _tokenizer_dir
         self._tokenizer: Any = None
         self.cacheable = endpoint.revision is not None
@@ -193,46 +158,9 @@ class OpenAIBackend:
         return f"{base[: -len('/v1')] if base.endswith('/v1') else base}{path}"
 
     def post(self, url: str, payload: dict[str, Any], *, retry: bool = True) -> dict[str, Any]:
-        """POST JSON, retrying connection errors, timeouts, 429 and 5xx with exponential backoff. The API key goes
-        only with ``api_key_env`` in the spec, as an unredirected header (never copied to a redirect, which is
-        refused anyway)."""
-        headers = {"Content-Type": "application/json"}
-        data = json.dumps(payload).encode()
-        attempts = 1 + (self.endpoint.max_retries if retry else 0)
-        why = ""
-        for attempt in range(attempts):
-            if attempt:
-                time.sleep(self.backoff * 2 ** (attempt - 1))
-            request = urllib.request.Request(url, data=data, headers=headers, method="POST")
-            if self._api_key is not None:
-                request.add_unredirected_header("Authorization", f"Bearer {self._api_key.reveal()}")
-            try:
-                with self._opener.open(request, timeout=self.endpoint.timeout) as response:
-                    answer = json.loads(response.read())
-                if not isinstance(answer, dict):
-                    raise ServerError(f"{url} answered a JSON {type(answer).__name__}, not an object")
-                return answer
-            except urllib.error.HTTPError as exc:
-                message = _message(exc.read(), self._api_key)
-                if exc.code not in RETRY_STATUS:
-                    raise ServerError(f"{url} refused the request (HTTP {exc.code}: {message})") from None
-                why = f"HTTP {exc.code}: {message}"
-            except TimeoutError:
-                why = f"no answer within the {self.endpoint.timeout:g} s timeout"
-            except urllib.error.URLError as exc:
-                if isinstance(exc.reason, TimeoutError | socket.timeout):
-                    why = f"no answer within the {self.endpoint.timeout:g} s timeout"
-                else:
-                    why = f"cannot connect ({self._redact(str(exc.reason))})"
-            except (ConnectionError, json.JSONDecodeError) as exc:
-                why = self._redact(f"{type(exc).__name__}: {exc}")
-        raise ServerError(
-            f"{url} failed after {attempts} attempt(s): {why}; check that the server is running and serves "
-            f"model {self.endpoint.model_id!r}, or raise the timeout for a slow server"
-        )
-
-    def _redact(self, text: str) -> str:
-        return self._api_key.redact(text) if self._api_key else text
+        """POST JSON through the backend's :class:`~harness.backends.http.JsonClient` (retries, no redirects, no
+        proxy for a loopback server, the key masked in errors)."""
+        return self._http.post(url, payload, retry=retry)
 
     # --- generation -----------------------------------------------------------------------------------------
     def _chat(self, messages: list[dict[str, str]], settings: Any) -> str:
@@ -357,8 +285,6 @@ class OpenAIBackend:
         continuations found by echoed offsets): one prompt per request, ``batch_size`` requests in flight. Its
         log-likelihoods need a tokenizer: the spec's local one, else the server's own (/tokenize, as vLLM
         serves it)."""
-        from lm_eval.utils import check_remote_tokenizer_support
-
         from harness.backends.openai_lm_eval import EchoedCompletions
 
         url = self._url("/completions")
@@ -366,7 +292,7 @@ class OpenAIBackend:
         if self.endpoint.tokenizer is not None:
             local = str(self._resolve_tokenizer(self.endpoint.tokenizer))
             tokenizer = {"tokenizer_backend": "huggingface", "tokenizer": local}
-        elif check_remote_tokenizer_support(url, timeout=int(self.endpoint.timeout), auth_token=self._key_text()):
+        elif self._serves_tokenizer():
             tokenizer = {"tokenizer_backend": "remote"}
         else:
             raise LogLikelihoodUnsupported(
@@ -384,8 +310,16 @@ class OpenAIBackend:
             **tokenizer,
         )
 
-    def _key_text(self) -> str | None:
-        return self._api_key.reveal() if self._api_key else None
+    def _serves_tokenizer(self) -> bool:
+        """Whether the server has vLLM's /tokenizer_info and /tokenize (lm-eval's check_remote_tokenizer_support,
+        asked through this backend's client: no proxy for a loopback server, no redirects, the key masked)."""
+        try:
+            info = self._http.get(self._root_url("/tokenizer_info"), retry=False)
+            probe = {"prompt": "test", "add_special_tokens": False}
+            tokens = self._http.post(self._root_url("/tokenize"), probe, retry=False)
+        except ServerError:
+            return False
+        return "eos_token" in info and isinstance(tokens.get("tokens"), list)
 
 
 def continuation_indices(choice: dict[str, Any], start: int, end: int) -> list[int]:

@@ -17,17 +17,46 @@ served model gated. :class:`EchoedCompletions` overrides both: the key is the on
 empty "Bearer "). The environment is not scrubbed: overriding the two properties is local to this model and
 leaves other code in the process alone. Redirects are lm-eval's libraries' (requests, aiohttp): both drop the
 Authorization header when a redirect leaves the origin.
+
+Proxies: lm-eval posts one request at a time with ``requests.post``, which honours ``http_proxy`` / ``HTTPS_PROXY``
+even for 127.0.0.1 unless ``no_proxy`` covers it, so a key for a server on this machine would go through the proxy.
+:meth:`EchoedCompletions.model_call` posts the same request through :func:`harness.backends.http.requests_session`
+(no environment proxy for a loopback host), and the remote tokenizer's session is made the same way. Concurrent
+requests go through lm-eval's aiohttp ``ClientSession``, created without ``trust_env``: aiohttp 3.x reads the
+proxy from the environment only when ``trust_env=True`` (``ClientSession._request``: ``elif self._trust_env:
+... get_env_proxy_for_url(url)``), so that path never uses the proxy (tests/backends pin both).
+
+Masking: lm-eval logs a failing server's answer unmasked (a server that echoes the Authorization header puts the
+key in the log), and aiohttp's ``ClientResponseError`` repr, which lm-eval logs on every failed request, holds the
+request's headers. While this model scores or generates, :func:`harness.backends.http.masking` masks the key in
+every record of lm-eval's API logger, and a failed request is raised as a :class:`ServerError` with the key masked
+(each concurrent request's own, too: asyncio logs an unawaited task's exception later, outside the mask).
+
+Greediness: ``is_greedy`` needs the server's ``top_logprobs`` for every continuation token; without them it is
+reported False (unknown is not greedy, so metrics such as lambada's accuracy are not inflated) and a warning says
+so once per model.
 """
 
 from __future__ import annotations
 
+import copy
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from operator import itemgetter
 from typing import Any
 
+import aiohttp
+import requests
 from lm_eval.models.openai_completions import LocalCompletionsAPI
+from lm_eval.utils import RemoteTokenizer
 
 from harness.backends.endpoint import Secret
+from harness.backends.http import ServerError, direct, masking, redact, requests_session
 from harness.backends.openai import LogLikelihoodUnsupported, continuation_indices
+
+LM_EVAL_API_LOGGER = logging.getLogger("lm_eval.models.api_models")  # where lm-eval logs failed requests
+log = logging.getLogger(__name__)
 
 GREEDY_TOLERANCE = 1e-6  # a continuation token is greedy when no alternative beats its log-probability by more
 
@@ -37,7 +66,16 @@ class EchoedCompletions(LocalCompletionsAPI):
 
     def __init__(self, *, api_key: Secret | None = None, **kwargs: Any) -> None:
         self._secret = api_key  # before lm-eval's __init__, which may already build headers (remote tokenizer)
+        self.greedy_undetermined = 0  # continuations scored without top_logprobs: is_greedy reported False
+        remote = kwargs.get("tokenizer_backend") == "remote"
+        if remote:  # built below, with a session that skips the proxy for a loopback server
+            kwargs["tokenizer_backend"] = None
         super().__init__(tokenized_requests=False, auth_token=api_key.reveal() if api_key else None, **kwargs)
+        if remote:
+            self.tokenizer_backend = "remote"
+            self.tokenizer = _RemoteTokenizer(
+                self.base_url, self.timeout, self.verify_certificate, self.ca_cert_path, self.auth_token
+            )
 
     @property
     def api_key(self) -> str:
@@ -91,8 +129,90 @@ class EchoedCompletions(LocalCompletionsAPI):
                 f"{self.base_url} did not echo log-probabilities covering the continuation {whole[len(context) :]!r} "
                 "(echo: true, logprobs: 1); lm-eval retention needs a server that supports them (vLLM, llama.cpp)"
             )
-        greedy = all(
-            top is None or not top or value >= max(top.values()) - GREEDY_TOLERANCE
-            for value, top in zip(values, tops, strict=True)
-        )
+        if not all(tops):  # unknown is not greedy: True would inflate every metric that counts greedy matches
+            self._greedy_undetermined()
+            return float(sum(values)), False
+        greedy = all(value >= max(top.values()) - GREEDY_TOLERANCE for value, top in zip(values, tops, strict=True))
         return float(sum(values)), greedy
+
+    def _greedy_undetermined(self) -> None:
+        if not self.greedy_undetermined:
+            log.warning(
+                "%s gave no top_logprobs for a continuation token: is_greedy cannot be determined and is reported "
+                "False (metrics built on it, such as lambada-style accuracy, count such items as misses)",
+                self.base_url,
+            )
+        self.greedy_undetermined += 1
+
+    # --- HTTP: no proxy for a loopback server, the key masked -------------------------------------------------
+    def model_call(
+        self,
+        messages: Any,
+        *,
+        generate: bool = True,
+        gen_kwargs: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any] | None:
+        """lm-eval's one-request-at-a-time POST (the same payload, headers, verification and timeout), through a
+        session without the environment's proxy for a loopback server, its failure logged with the key masked."""
+        payload = self._create_payload(
+            self.create_message(messages),
+            generate=generate,
+            gen_kwargs=copy.deepcopy(gen_kwargs),  # lm-eval's gen_kwargs are shared between requests
+            seed=self._seed,
+            eos=self.eos_string,
+            **kwargs,
+        )
+        with requests_session(self.base_url) as session:
+            response = session.post(
+                self.base_url, json=payload, headers=self.header, verify=self.verify_certificate, timeout=self.timeout
+            )
+        if not response.ok:
+            message = f"API request failed with error message: {response.text}. Retrying..."
+            LM_EVAL_API_LOGGER.warning(redact(message, self._secret))
+        response.raise_for_status()
+        answer: dict[str, Any] = response.json()
+        return answer
+
+    async def amodel_call(self, *args: Any, **kwargs: Any) -> Any:
+        """lm-eval's concurrent request, its failure re-raised masked: aiohttp's ClientResponseError repr holds the
+        request's headers, and asyncio logs the repr of a failed task nobody awaited ("Task exception was never
+        retrieved") once lm-eval's gather has given up on the batch, after this model's log mask is gone."""
+        try:
+            return await super().amodel_call(*args, **kwargs)
+        except aiohttp.ClientError as exc:
+            raise self._failure(exc) from None
+
+    def _failure(self, exc: BaseException) -> ServerError:
+        return ServerError(
+            redact(f"{self.base_url}: lm-eval's request failed ({type(exc).__name__}: {exc})", self._secret)
+            + "; check that the server is running and serves the model, and that the key it needs is named"
+        )
+
+    @contextmanager
+    def _guarded(self) -> Iterator[None]:
+        """The key masked in lm-eval's log records, and a failed request raised as a masked ServerError."""
+        with masking(LM_EVAL_API_LOGGER, self._secret):
+            try:
+                yield
+            except (requests.RequestException, aiohttp.ClientError) as exc:
+                raise self._failure(exc) from None
+
+    def _loglikelihood_tokens(self, requests: Any, **kwargs: Any) -> list[tuple[float, bool]]:
+        with self._guarded():
+            result: list[tuple[float, bool]] = super()._loglikelihood_tokens(requests, **kwargs)
+        return result
+
+    def generate_until(self, requests: Any, disable_tqdm: bool = False) -> list[str]:
+        with self._guarded():
+            result: list[str] = super().generate_until(requests, disable_tqdm=disable_tqdm)
+        return result
+
+
+class _RemoteTokenizer(RemoteTokenizer):
+    """lm-eval's tokenizer over the server's /tokenize, its requests session without the environment's proxy for a
+    loopback server (the session is made in ``__init__`` and first used by ``_validate_server``)."""
+
+    def _validate_server(self) -> None:
+        self.session.trust_env = not direct(self.base_url)
+        super()._validate_server()

@@ -7,7 +7,9 @@ a prompt of token ids scores token id i at -(i % 5 + 1) / 10. Substrings named i
 llama-cpp-python echoes special tokens: left out of the token lists, and not counted in ``text_offset``.
 Every request's headers are recorded (``headers``, lower-case names); ``redirect_to`` answers every POST with a
 redirect (``redirect_status``) to that origin, same path; a GET is recorded and answered 404; ``reject_auth``
-answers 401 echoing the Authorization header, as careless servers do.
+answers 401 echoing the Authorization header, as careless servers do. ``top_logprobs=False`` echoes no
+``top_logprobs`` (as some servers do); ``tokenizer=True`` serves vLLM's /tokenizer_info, /tokenize and
+/detokenize at the root, one character per token (the id is the code point).
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ class Behaviour:
     redirect_to: str | None = None  # e.g. http://127.0.0.1:PORT: every POST is redirected there (same path)
     redirect_status: int = 307  # 307 keeps the POST; urllib follows 301/302/303 as a GET
     reject_auth: bool = False  # answer 401 with the Authorization header in the error message
+    top_logprobs: bool = True  # echo top_logprobs (each token's own entry) with the log-probabilities
+    tokenizer: bool = False  # serve /tokenizer_info, /tokenize, /detokenize (one character per token)
     headers: list[dict[str, str]] = field(default_factory=list)  # per request, names lower-cased
     requests: list[dict[str, Any]] = field(default_factory=list)
     in_flight: int = 0
@@ -65,7 +69,10 @@ def _handler(behaviour: Behaviour) -> type[BaseHTTPRequestHandler]:
             with behaviour.lock:
                 behaviour.requests.append({"path": self.path, "method": "GET"})
                 behaviour.headers.append({k.lower(): v for k, v in self.headers.items()})
-            self._send(404, {"error": {"message": f"no GET route {self.path}"}})
+            if self.path == "/tokenizer_info" and behaviour.tokenizer:
+                self._send(200, {"eos_token": "\n", "bos_token": None, "pad_token": None})
+            else:
+                self._send(404, {"error": {"message": f"no GET route {self.path}"}})
 
         def do_POST(self) -> None:
             payload = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
@@ -90,6 +97,10 @@ def _handler(behaviour: Behaviour) -> type[BaseHTTPRequestHandler]:
                     self._chat(payload)
                 elif self.path == "/v1/completions":
                     self._completion(payload)
+                elif self.path == "/tokenize" and behaviour.tokenizer:
+                    self._send(200, {"tokens": [ord(c) for c in payload["prompt"]]})
+                elif self.path == "/detokenize" and behaviour.tokenizer:
+                    self._send(200, {"prompt": "".join(map(chr, payload["tokens"]))})
                 elif self.path == "/apply-template" and behaviour.apply_template:
                     text = "".join(f"<{m['role']}>{m['content']}\n" for m in payload["messages"])
                     self._send(200, {"prompt": text + "<assistant>"})
@@ -125,6 +136,8 @@ def _handler(behaviour: Behaviour) -> type[BaseHTTPRequestHandler]:
                     "text_offset": list(range(len(tokens))),
                     "top_logprobs": [None] + [{t: v} for t, v in zip(tokens[1:], values[1:], strict=True)],
                 }
+                if not behaviour.top_logprobs:
+                    del choice["logprobs"]["top_logprobs"]
             else:
                 choice["logprobs"] = None
             self._send(200, {"choices": [choice]})
