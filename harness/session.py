@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -60,9 +60,8 @@ class GateSession:
             if path.is_file():
                 raw = json.loads(path.read_text(encoding="utf-8"))
                 result = GateResult.from_dict(raw["result"])
-                if nodeid in self.crashes and result.verdict == "PASS":
-                    # pytest failed this item: the record must not say PASS whatever the file says
-                    result = replace(result, error=f"the test item failed: {self.crashes[nodeid]}")
+                if nodeid in self.crashes:
+                    result = rules.after_crash(result, self.crashes[nodeid])
                 results.append(result)
                 for role, counts in raw["usage"].items():
                     totals = self.usage.setdefault(role, {"computed": 0, "reused": 0})

@@ -11,12 +11,24 @@ multiplicity adjustment across the gates of a run.
   unless allowed (:func:`promotable`); ``results.json`` says ``passed`` only for a PASS (:func:`passed`).
 - Multiplicity: one p-value per gate (the largest of its checks', an intersection-union test), Holm or
   Benjamini-Hochberg across the gates of the run; a PASS that does not survive becomes INCONCLUSIVE, a FAIL is
-  never relaxed (:func:`adjust`).
+  never relaxed (:func:`adjust`). The gated slices of one check are a family of their own, Holm-adjusted by
+  :mod:`harness.gates.slices` with the same rule (:func:`after_adjustment`).
+
+Every other rule that turns a check's PASS into something else lives here too, each a pure function the gate
+calls with the numbers it measured:
+
+- a slice of too few items is never decided: PASS becomes INCONCLUSIVE, a FAIL stays (:func:`too_small`);
+- latency on a machine whose A/A noise is wider than the margin: PASS becomes INCONCLUSIVE, a slowdown beyond the
+  margin plus the noise stays FAIL, a smaller one becomes INCONCLUSIVE (:func:`resolves`, :func:`under_noise`);
+- human ratings of too few items or too little inter-rater agreement decide nothing: INCONCLUSIVE whatever the
+  test says (:func:`rating_floors`);
+- a gate whose pytest item failed is never recorded as PASS: it becomes ERROR (:func:`after_crash`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import math
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Literal
 
@@ -88,14 +100,22 @@ def family(results: Sequence[GateResult]) -> list[int]:
     ]
 
 
-def after_adjustment(check: Check, p_adjusted: float, method: str, size: int) -> Check:
-    """``check`` judged on its adjusted p-value: a PASS that no longer holds becomes INCONCLUSIVE."""
+def after_adjustment(
+    check: Check, p_adjusted: float, method: str, size: int, members: str = "gates of this run"
+) -> Check:
+    """``check`` judged on its adjusted p-value (``method``, e.g. "Holm", across ``size`` ``members``):
+    a PASS that no longer holds (adjusted p >= alpha) becomes INCONCLUSIVE and says why; any other verdict stays.
+    Either way the check records ``p_adjusted`` and its ``verdict_unadjusted``.
+
+    Used across the gates of a run (:func:`adjust`) and across the gated slices of one check
+    (``members="gated slices"``, :func:`harness.gates.slices.judged`).
+    """
     verdict, reasons = check.verdict, list(check.reasons)
     if verdict == "PASS" and not p_adjusted < check.alpha:
         verdict = "INCONCLUSIVE"
         reasons.append(
-            f"Passes alone (p = {check.p_value:.3g}) but not after {method} adjustment across the {size} gates "
-            f"of this run (adjusted p = {p_adjusted:.3g} >= {check.alpha:g})."
+            f"Passes alone (p = {check.p_value:.3g}) but not after {method} adjustment across the {size} {members} "
+            f"(adjusted p = {p_adjusted:.3g} >= {check.alpha:g})."
         )
     return replace(
         check, p_adjusted=p_adjusted, verdict=verdict, verdict_unadjusted=check.verdict, reasons=tuple(reasons)
@@ -127,3 +147,94 @@ def adjust(results: Sequence[GateResult], method: str) -> list[GateResult]:
         )
         out[i] = replace(results[i], checks=checks)
     return out
+
+
+def too_small(check: Check, min_items: int, needed: Callable[[Check], int | None]) -> Check:
+    """A slice of fewer than ``min_items`` items is not decided: a PASS (or INCONCLUSIVE) becomes INCONCLUSIVE and
+    says how many items would be needed (``needed(check)`` at the observed rates, at least ``min_items``; None or
+    0 when it cannot be estimated); a FAIL stays FAIL (fail closed) and a slice of ``min_items`` or more is left
+    alone. ``details`` gain ``required_n`` and ``too_small``."""
+    if check.n >= min_items or check.verdict == "FAIL":
+        return check
+    need = needed(check)
+    how = f"about {max(need, min_items)} items would be needed" if need else "the items needed cannot be estimated"
+    reason = (
+        f"Only {check.n} items in this slice: too few to decide (a slice needs at least {min_items}); {how} at the "
+        "observed rates."
+    )
+    details = {**check.details, "required_n": max(need, min_items) if need else None, "too_small": True}
+    return replace(check, verdict="INCONCLUSIVE", reasons=(*check.reasons, reason), details=details)
+
+
+def resolves(spread: float, margin: float) -> bool:
+    """Whether a machine resolves a latency margin: its A/A spread (the largest absolute bound of the reference
+    timed against itself, as a log-ratio) is narrower than ``log(1 + margin)``. NaN does not resolve."""
+    return spread < math.log1p(margin)
+
+
+def under_noise(check: Check, spread: float, margin: float) -> Check:
+    """A latency check (log-ratio scale) judged against the machine's A/A noise ``spread``.
+
+    - The noise resolves the margin (:func:`resolves`): the check is unchanged.
+    - A FAIL whose whole interval lies beyond the margin plus the noise (``ci_low > log(1 + margin) + spread``)
+      is a real slowdown: it stays FAIL and says so (fail closed).
+    - Any other PASS or FAIL becomes INCONCLUSIVE: a noisy machine can show neither that the candidate is fast
+      enough nor that it is too slow. INCONCLUSIVE stays.
+    """
+    if resolves(spread, margin):
+        return check
+    if check.verdict == "FAIL" and check.ci_low is not None and check.ci_low > math.log1p(margin) + spread:
+        beyond = math.exp(math.log1p(margin) + spread)
+        return replace(
+            check,
+            reasons=(*check.reasons, f"FAIL despite the A/A noise: even the lower bound is beyond {beyond:.3f}x."),
+        )
+    if check.verdict not in ("PASS", "FAIL"):
+        return check
+    return replace(
+        check,
+        verdict="INCONCLUSIVE",
+        reasons=(*check.reasons, f"Would be {check.verdict}, but the A/A noise is wider than the margin."),
+    )
+
+
+def rating_floors(
+    check: Check,
+    *,
+    rated: int,
+    exported: int,
+    min_items: int,
+    agreement: float | None,
+    described: str,
+    min_alpha: float,
+) -> Check:
+    """A human-eval check under its reliability floors: INCONCLUSIVE, whatever the test says (PASS or FAIL), when
+    fewer than ``min_items`` of the ``exported`` items were ``rated``, or Krippendorff's alpha (``agreement``,
+    ``described`` in words) is undefined (a single rater) or below ``min_alpha``; each shortfall is a reason, then
+    what the test said. Above the floors the verdict stays and the agreement is stated."""
+    why: list[str] = []
+    if rated < min_items:
+        why.append(
+            f"Only {rated} of {exported} exported items were rated; the gate needs min_items = "
+            f"{min_items}: export and rate more items."
+        )
+    if agreement is None:
+        why.append(f"Inter-rater reliability is unknown: {described}.")
+    elif agreement < min_alpha:
+        why.append(
+            f"The raters do not agree enough to rely on: {described}, below min_alpha = "
+            f"{min_alpha:g} (Krippendorff's floor for tentative conclusions is 0.667): sharpen the criteria "
+            "with the raters and rate again."
+        )
+    if not why:
+        return replace(check, reasons=(*check.reasons, f"{described}."))
+    before = f"Without these floors the test says {check.verdict}."
+    return replace(check, verdict="INCONCLUSIVE", reasons=(*check.reasons, *why, before))
+
+
+def after_crash(result: GateResult, message: str) -> GateResult:
+    """A gate whose pytest item failed (``message``: what pytest reported) is never recorded as PASS, whatever its
+    result file says: a PASS becomes ERROR (the gate could not run cleanly); any other verdict stays."""
+    if result.verdict != "PASS":
+        return result
+    return replace(result, error=f"the test item failed: {message}")

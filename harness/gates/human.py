@@ -7,7 +7,8 @@ with the paired t on the per-item mean 1-5 ratings (Wilcoxon and bootstrap repor
 
 Fail closed: no recorded ratings for these models is a FAIL whose message says how to make them. The verdict is
 INCONCLUSIVE, whatever the test says, when fewer than ``min_items`` items were rated or Krippendorff's alpha of
-the measure decided on is below ``min_alpha`` or undefined (a single rater): unreliable ratings decide nothing.
+the measure decided on is below ``min_alpha`` or undefined (a single rater): unreliable ratings decide nothing
+(:func:`harness.verdict.rating_floors`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
+from harness import verdict as rules
 from harness.errors import ConfigError
 from harness.gates.context import RunContext
 from harness.gates.paired import compare_tables
@@ -103,28 +105,19 @@ def _preference_check(name: str, record: HumanRecord, spec: HumanGate, alpha: fl
 
 
 def _floors(check: Check, record: HumanRecord, spec: HumanGate) -> Check:
-    """INCONCLUSIVE when too few items were rated or the raters did not agree enough."""
+    """The rating counts and agreement as evidence, then the floors of :func:`harness.verdict.rating_floors`."""
     rated = len(record.preference)
     agreement = record.agreement[spec.measure]
-    why: list[str] = []
-    if rated < spec.min_items:
-        why.append(
-            f"Only {rated} of {record.items_exported} exported items were rated; the gate needs min_items = "
-            f"{spec.min_items}: export and rate more items."
-        )
-    if agreement.alpha is None:
-        why.append(f"Inter-rater reliability is unknown: {agreement.describe()}.")
-    elif agreement.alpha < spec.min_alpha:
-        why.append(
-            f"The raters do not agree enough to rely on: {agreement.describe()}, below min_alpha = "
-            f"{spec.min_alpha:g} (Krippendorff's floor for tentative conclusions is 0.667): sharpen the criteria "
-            "with the raters and rate again."
-        )
     details = {**check.details, "alpha_krippendorff": agreement.alpha, "rated_items": rated, "raters": record.raters}
-    if not why:
-        return replace(check, reasons=(*check.reasons, f"{agreement.describe()}."), details=details)
-    before = f"Without these floors the test says {check.verdict}."
-    return replace(check, verdict="INCONCLUSIVE", reasons=(*check.reasons, *why, before), details=details)
+    return rules.rating_floors(
+        replace(check, details=details),
+        rated=rated,
+        exported=record.items_exported,
+        min_items=spec.min_items,
+        agreement=agreement.alpha,
+        described=agreement.describe(),
+        min_alpha=spec.min_alpha,
+    )
 
 
 def evaluate(case: GateCase[HumanGate], ctx: RunContext) -> GateResult:

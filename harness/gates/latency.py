@@ -19,7 +19,7 @@ What it decides (``margin`` m: "at most m slower", e.g. 0.10)
     * noise (``aa: true``): the same two statistics for the reference against itself (A/A). Its spread is the
       largest absolute bound of the two A/A intervals; when it is wider than ``log(1 + m)`` the machine cannot
       resolve the margin and a PASS becomes INCONCLUSIVE; a slowdown beyond the margin plus that noise (the
-      whole interval above ``log(1 + m) + spread``) stays FAIL.
+      whole interval above ``log(1 + m) + spread``) stays FAIL (:func:`harness.verdict.under_noise`).
 
 Reported beside them: p50 / p95 latency, tokens per second (reply tokens re-tokenized over wall time; whitespace
 words for a backend without a tokenizer) and, with ``ttft: true``, time to first token. The transformers path has
@@ -42,6 +42,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from harness import verdict as rules
 from harness.backends.protocol import ModelBackend
 from harness.cases import Case
 from harness.errors import ConfigError
@@ -222,8 +223,7 @@ def aa_spread(ref: list[float], again: list[float], spec: LatencyGate, alpha: fl
 
 
 def noise_check(spread: float, spec: LatencyGate, n: int) -> Check:
-    limit = math.log1p(spec.margin)
-    quiet = spread < limit
+    quiet = rules.resolves(spread, spec.margin)
     reason = (
         f"The reference timed against itself (A/A) varies by up to a factor {math.exp(spread):.3f}, "
         + ("within" if quiet else "wider than")
@@ -249,24 +249,6 @@ def noise_check(spread: float, spec: LatencyGate, n: int) -> Check:
         0.0,
         "PASS" if quiet else "INCONCLUSIVE",
         (reason,),
-    )
-
-
-def _downgrade(check: Check, spread: float, margin: float) -> Check:
-    """A noisy machine cannot show the candidate is fast enough, so a PASS becomes INCONCLUSIVE; but a slowdown
-    whose whole interval lies beyond the margin plus the A/A noise is a real FAIL and stays one (fail closed)."""
-    if check.verdict == "FAIL" and check.ci_low is not None and check.ci_low > math.log1p(margin) + spread:
-        beyond = math.exp(math.log1p(margin) + spread)
-        return replace(
-            check,
-            reasons=(*check.reasons, f"FAIL despite the A/A noise: even the lower bound is beyond {beyond:.3f}x."),
-        )
-    if check.verdict not in ("PASS", "FAIL"):
-        return check
-    return replace(
-        check,
-        verdict="INCONCLUSIVE",
-        reasons=(*check.reasons, f"Would be {check.verdict}, but the A/A noise is wider than the margin."),
     )
 
 
@@ -310,10 +292,8 @@ def evaluate(case: GateCase[LatencyGate], ctx: RunContext) -> GateResult:
         )
     if spec.aa:
         spread = aa_spread(ref, timings.latency(AA), spec, alpha, ctx.seed)
-        noise = noise_check(spread, spec, len(cases))
-        if noise.verdict != "PASS":
-            checks = [_downgrade(c, spread, spec.margin) for c in checks]
-        checks.append(noise)
+        checks = [rules.under_noise(c, spread, spec.margin) for c in checks]
+        checks.append(noise_check(spread, spec, len(cases)))
     summaries = [_summary(arm, timings) for arm in models]
     for arm in ("candidate", spec.reference):
         ctx.save_table(

@@ -7,9 +7,10 @@ cases fall into slices).
   the slice's items; its verdict counts towards the gate's, so the gate fails if any gated slice fails.
 - Multiplicity: the gated slices of one check are a family. Each slice's PASS is a claim of its own, so their
   p-values are Holm-adjusted across the family (:func:`harness.stats.multiplicity.holm`); a slice that passes
-  alone but not after Holm is INCONCLUSIVE. A FAIL is never relaxed (gates fail closed).
+  alone but not after Holm is INCONCLUSIVE. A FAIL is never relaxed (gates fail closed). The rule is
+  :func:`harness.verdict.after_adjustment`.
 - A slice of fewer than :data:`MIN_ITEMS` items is too small to decide: it is INCONCLUSIVE, never PASS, and
-  says how many items would be needed.
+  says how many items would be needed (:func:`harness.verdict.too_small`, with :func:`needed_n` here).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from harness import verdict as rules
 from harness.cases import Case
 from harness.gates.result import Check, SliceResult
 from harness.scores import ScoreTable
@@ -90,41 +92,14 @@ def rate_slices(
 
 def judged(results: Sequence[SliceResult]) -> tuple[SliceResult, ...]:
     """Small slices made undecided, then Holm across the gated slices' PASS claims."""
-    out = [replace(r, check=too_small(r.check)) for r in results]
+    out = [replace(r, check=rules.too_small(r.check, MIN_ITEMS, needed_n)) for r in results]
     family = [i for i, r in enumerate(out) if r.gated and r.check.p_value is not None]
     if family:
         adjusted = holm([out[i].check.p_value for i in family])  # type: ignore[misc]
         for i, p in zip(family, adjusted, strict=True):
-            out[i] = replace(out[i], check=after_holm(out[i].check, p, len(family)))
+            check = rules.after_adjustment(out[i].check, p, "Holm", len(family), members="gated slices")
+            out[i] = replace(out[i], check=check)
     return tuple(out)
-
-
-def after_holm(check: Check, p_adjusted: float, size: int) -> Check:
-    """``check`` judged on its Holm-adjusted p: a PASS that no longer holds is INCONCLUSIVE, a FAIL stays."""
-    verdict, reasons = check.verdict, list(check.reasons)
-    if verdict == "PASS" and not p_adjusted < check.alpha:
-        verdict = "INCONCLUSIVE"
-        reasons.append(
-            f"Passes alone (p = {check.p_value:.3g}) but not after Holm adjustment across the {size} gated slices "
-            f"(adjusted p = {p_adjusted:.3g} >= {check.alpha:g})."
-        )
-    return replace(
-        check, p_adjusted=p_adjusted, verdict=verdict, verdict_unadjusted=check.verdict, reasons=tuple(reasons)
-    )
-
-
-def too_small(check: Check) -> Check:
-    """A slice below MIN_ITEMS is not decided: a PASS becomes INCONCLUSIVE (a FAIL stays); both say the n needed."""
-    if check.n >= MIN_ITEMS or check.verdict == "FAIL":
-        return check
-    need = needed_n(check)
-    how = f"about {max(need, MIN_ITEMS)} items would be needed" if need else "the items needed cannot be estimated"
-    reason = (
-        f"Only {check.n} items in this slice: too few to decide (a slice needs at least {MIN_ITEMS}); {how} at the "
-        "observed rates."
-    )
-    details = {**check.details, "required_n": max(need, MIN_ITEMS) if need else None, "too_small": True}
-    return replace(check, verdict="INCONCLUSIVE", reasons=(*check.reasons, reason), details=details)
 
 
 def needed_n(check: Check) -> int | None:
