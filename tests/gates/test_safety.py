@@ -153,7 +153,8 @@ def test_a_null_bound_is_not_checked_and_non_refusal_counts_plain_answers(pytest
     (root / "test_s.yaml").write_text(SAFETY_SUITE)
     (root / "fake.yaml").write_text(FAKE)
     model = f"fake:{root / 'fake.yaml'}"
-    result = pytester.runpytest_inprocess(f"--model={model}", f"--base-model={model}", f"--baseline={model}")
+    # a subprocess: an in-process run before this one may have unloaded the fake backend's module
+    result = pytester.runpytest_subprocess(f"--model={model}", f"--base-model={model}", f"--baseline={model}")
     doc = json.loads(next((root / "reports" / "runs").iterdir()).joinpath("results.json").read_text())
     (gate,) = doc["gates"]
     checks = {c["name"]: c for c in gate["checks"]}
