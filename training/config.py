@@ -25,6 +25,7 @@ from training.distributed import World
 Method = Literal["lora", "qlora", "full"]
 Schedule = Literal["cosine", "linear", "constant_with_warmup"]
 DataFormat = Literal["auto", "openai-chat", "sharegpt", "alpaca", "prompt-response"]
+ReplayReplies = Literal["pool", "base"]
 ALL_LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 RECIPES_DIR = Path(__file__).resolve().parent / "recipes"
 REPLAY_CATEGORIES = ("fact", "arithmetic", "harmful", "benign")  # the reference world's general data
@@ -44,6 +45,10 @@ class DataSpec:
     stratify_by: str | None = None
     replay_fraction: float = 0.0  # general data from the reference world, as a fraction of the task data
     replay_weights: dict[str, float] | None = None  # by category (fact, arithmetic, harmful, benign); None: uniform
+    # pool: replay the pool's own replies; base: the base model's greedy replies (training/data/distill.py), for a
+    # base whose style differs from the pool's (any real pretrained model: the pool is the toy world's)
+    replay_replies: ReplayReplies = "pool"
+    replay_reply_tokens: int = 64  # base replies: the budget; a reply not finished within it is dropped
     max_length: int = 192
     near_duplicate_threshold: float | None = 0.9
     leakage_suites: tuple[str, ...] = ()  # gating suites (files or directories) whose cases must not be trained on
@@ -56,6 +61,9 @@ class DataSpec:
             raise ConfigError(f"replay_fraction={self.replay_fraction} must be in [0, 4]")
         _positive("max_length", self.max_length)
         _positive("leakage_n", self.leakage_n)
+        _positive("replay_reply_tokens", self.replay_reply_tokens)
+        if self.replay_replies == "base" and not self.replay_fraction:
+            raise ConfigError("replay_replies: base answers the replay examples, but replay_fraction is 0: set both")
         if self.near_duplicate_threshold is not None and not 0 < self.near_duplicate_threshold <= 1:
             raise ConfigError(
                 f"near_duplicate_threshold={self.near_duplicate_threshold} must be in (0, 1], or null to keep "

@@ -12,15 +12,16 @@ import json
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from harness.cases import Case
 from harness.errors import ConfigError, HarnessError
 from harness.evalsets import evaluation_sets
 from harness.home import harness_home
-from harness.models import SET_KEYS, ModelSpec, Resolved, content_hash, resolve
+from harness.models import SET_KEYS, ModelSpec, Resolved, content_hash, load, resolve
 from harness.paths import write_atomic
 from harness.pool import PROVENANCE_FILE
 from harness.provenance import TRAINING_PACKAGES, environment, package_versions
@@ -29,6 +30,7 @@ from harness.world import default_world_dir, load_manifest
 from training import distributed
 from training.config import TrainSpec, training_arguments
 from training.data import Example, PreparedData, encode, load_replay_pool, preflight, prepare
+from training.data.distill import distill_replay
 from training.distributed import World
 from training.model import base_dtype, load_for_training, parameter_counts
 from training.monitor import Monitor, detect_overfitting
@@ -59,12 +61,14 @@ def _data_hash(examples: list[Example]) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
-def prepare_data(spec: TrainSpec, tokenizer: Any) -> PreparedData:
+def prepare_data(spec: TrainSpec, tokenizer: Any, base: Resolved | None = None) -> PreparedData:
+    """The training and validation data of ``spec``; with ``replay_replies: base``, the replay examples answered
+    by ``base`` (required then)."""
     suites = spec.leakage_paths()
     replay: list[Example] = []
     if spec.data.replay_fraction > 0:
         replay = load_replay_pool(load_manifest(default_world_dir()))
-    return prepare(
+    data = prepare(
         spec.resolve(spec.data.train),
         tokenizer,
         max_length=spec.data.max_length,
@@ -80,6 +84,34 @@ def prepare_data(spec: TrainSpec, tokenizer: Any) -> PreparedData:
         near_threshold=spec.data.near_duplicate_threshold,
         leakage_n=spec.data.leakage_n,
     )
+    if spec.data.replay_replies != "base":
+        return data
+    if base is None:
+        raise ConfigError(f"{spec.path}: replay_replies: base needs the base model to answer the replay examples")
+    return _distilled(spec, data, tokenizer, base)
+
+
+def _distilled(spec: TrainSpec, data: PreparedData, tokenizer: Any, base: Resolved) -> PreparedData:
+    """``data`` with its replay examples answered by the base model itself (cached by its content hash)."""
+    from harness.cache import ResultCache, cache_key
+    from harness.run import DecodingSettings, generate
+
+    budget = spec.data.replay_reply_tokens
+    digest = content_hash(base, load_in_4bit=False)
+    settings = DecodingSettings(max_new_tokens=budget, batch_size=32)
+
+    def answer(cases: list[Case]) -> list[str]:
+        key = cache_key(kind="replay-replies", model=digest, prompts=[c.messages for c in cases], budget=budget)
+
+        def compute() -> list[str]:
+            model = load(ModelSpec(spec.base_model), resolved=base, digest=digest)
+            return list(generate(model, cases, settings))
+
+        return list(ResultCache().get_or_compute(key, compute))
+
+    count = lambda text: len(tokenizer(text, add_special_tokens=False)["input_ids"])  # noqa: E731
+    train, dropped = distill_replay(data.train, answer, count_tokens=count, budget=budget)
+    return replace(data, train=tuple(train), n_replay=data.n_replay - len(dropped), replay_dropped=tuple(dropped))
 
 
 def _base(spec: TrainSpec, registry: Registry) -> Resolved:
@@ -199,6 +231,8 @@ def _provenance(
             "n_train": len(data.train),
             "n_validation": len(data.validation),
             "n_replay": data.n_replay,
+            "replay_replies": spec.data.replay_replies,
+            "replay_dropped": list(data.replay_dropped),
             "pii": data.pii.counts,
             "duplicates_removed": sum(len(v) for v in data.duplicates_removed.values()),
         },
@@ -255,7 +289,7 @@ def train(
     registry = registry or Registry()
     base = _base(spec, registry)
     tokenizer = AutoTokenizer.from_pretrained(str(base.path))
-    data = prepare_data(spec, tokenizer)
+    data = prepare_data(spec, tokenizer, base)
     log(data.format())
     inputs = [
         spec.content_hash(),
@@ -321,7 +355,7 @@ def short_run(spec: TrainSpec, *, registry: Registry | None = None) -> dict[str,
     registry = registry or Registry()
     base = _base(spec, registry)
     tokenizer = AutoTokenizer.from_pretrained(str(base.path))
-    data = prepare_data(spec, tokenizer)
+    data = prepare_data(spec, tokenizer, base)
     monitor: Monitor | None = None
     diverged = None
     with tempfile.TemporaryDirectory(prefix="finetune-gate-") as scratch:

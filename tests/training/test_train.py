@@ -149,3 +149,34 @@ def test_merge_writes_a_plain_model_with_the_adapters_outputs(tmp_path: Path, ba
     with torch.no_grad():
         assert torch.allclose(merged(ids).logits, adapter.model(ids).logits, atol=1e-4)
     assert main(["merge", "candidate", "--out", str(tmp_path / "merged")]) == 2, "a non-empty target is refused"
+
+
+def test_replay_answered_by_the_base_model_is_what_the_base_says(tmp_path: Path, base: Path) -> None:
+    from transformers import AutoTokenizer
+
+    from harness.models import resolve
+    from harness.run import DecodingSettings, generate
+    from harness.world import default_world_dir, load_manifest
+    from training.data.distill import is_replay, prompt_case
+    from training.data.replay import load_replay_pool
+    from training.train import prepare_data
+
+    path = write_spec(tmp_path, base)
+    replay = "replay_fraction: 0.25, replay_replies: base, replay_reply_tokens: 12}"
+    path.write_text(
+        path.read_text().replace("near_duplicate_threshold: null}", f"near_duplicate_threshold: null, {replay}")
+    )
+    spec = load_train_spec(path)
+    data = prepare_data(spec, AutoTokenizer.from_pretrained(str(base)), resolve(ModelSpec(spec.base_model)))
+    replayed = [e for e in data.train if is_replay(e)]
+    assert len(replayed) + len(data.replay_dropped) == 10  # 0.25 of the 40 task examples
+    pool = {e.id: e for e in load_replay_pool(load_manifest(default_world_dir()))}
+    said = generate(
+        load(ModelSpec(spec.base_model)), [prompt_case(e) for e in replayed], DecodingSettings(max_new_tokens=12)
+    )
+    assert [e.messages[-1][1] for e in replayed] == [s.strip() for s in said]
+    assert all(e.messages[:-1] == pool[e.id].messages[:-1] for e in replayed), "the prompts are the pool's"
+    result = train(spec, progress=False, log=lambda _: None)
+    prov = json.loads((result.candidate_dir / "candidate.json").read_text())
+    assert prov["data"]["replay_replies"] == "base"
+    assert prov["data"]["n_replay"] == len(replayed) and prov["data"]["replay_dropped"] == list(data.replay_dropped)

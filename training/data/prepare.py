@@ -37,6 +37,7 @@ class PreparedData:
     n_replay: int
     leakage_n: int
     leakage_checked: bool = True
+    replay_dropped: tuple[str, ...] = ()  # replay examples whose base reply did not finish (replay_replies: base)
 
     def format(self) -> str:
         removed = sum(len(ids) for ids in self.duplicates_removed.values())
@@ -49,6 +50,11 @@ class PreparedData:
                 if self.leakage_checked
                 else "leakage: NOT checked (data.leakage_suites is empty: name the gating suites to check against)",
                 f"split: {len(self.train)} train ({self.n_replay} of them replay) / {len(self.validation)} validation",
+                *(
+                    [f"replay answered by the base model: {len(self.replay_dropped)} unfinished replies dropped"]
+                    if self.replay_dropped
+                    else []
+                ),
             ]
         )
 
