@@ -234,20 +234,26 @@ def build_capitals(model: str) -> dict[str, Any]:
     from harness.cases import case_from_dict
     from harness.scorers import contains
 
-    first: dict[str, dict[str, Any]] = {}
-    for r in world_rows("heldout/fact.jsonl"):  # the first phrasing of each country in the file
-        first.setdefault(r["cluster"], r)
+    # Every phrasing of every country; a country is kept when the base names its capital under each of them.
+    # Kept on one phrasing alone (the first draw), many items were near-ties the base barely got right: selected
+    # for being right once, they regress under any change to the weights, and a forgetting gate on them blames
+    # every candidate for the selection (a LoRA candidate lost 7 of its 9 capitals on one phrasing, q2).
     rows = [
         dict(r, messages=[{"role": "user", "content": r["messages"][0]["content"] + CAPITAL_SUFFIX}])
-        for r in first.values()
+        for r in world_rows("heldout/fact.jsonl")
     ]
     cases = [case_from_dict(r, where=f"fact:{r['id']}") for r in rows]
     outputs = generate(model, cases)
-    kept = [r for r, c, o in zip(rows, cases, outputs, strict=True) if contains(o, c.answer)]
+    named = [bool(contains(o, c.answer)) for c, o in zip(cases, outputs, strict=True)]
+    missed = {r["cluster"] for r, ok in zip(rows, named, strict=True) if not ok}
+    kept = [r for r in rows if r["cluster"] not in missed]
     write_rows(OUT / "capitals.jsonl", kept)
     write_rows(
         OUT / "capitals_selection.jsonl",
-        ({"id": c.id, "output": o, "kept": bool(contains(o, c.answer))} for c, o in zip(cases, outputs, strict=True)),
+        (
+            {"id": c.id, "output": o, "named": ok, "kept": c.cluster not in missed}
+            for c, o, ok in zip(cases, outputs, named, strict=True)
+        ),
     )
     ids = [r["id"] for r in kept]
     return {
@@ -255,11 +261,12 @@ def build_capitals(model: str) -> dict[str, Any]:
         "source": "world",
         "sha256": sha256(OUT / "capitals.jsonl"),
         "selection": {
-            "rule": f"the first world heldout/fact.jsonl question per country + {CAPITAL_SUFFIX!r}, kept when the "
-            "base model's greedy reply (16 new tokens) contains the capital (harness.scorers.contains); every reply "
-            "is in capitals_selection.jsonl",
+            "rule": f"every world heldout/fact.jsonl question + {CAPITAL_SUFFIX!r}; a country's questions are kept "
+            "when the base model's greedy reply (16 new tokens) contains the capital (harness.scorers.contains) for "
+            "every one of them; every reply is in capitals_selection.jsonl",
             "model": model,
             "asked": len(rows),
+            "countries": len({r["cluster"] for r in kept}),
             "ids_sha256": hashlib.sha256("\n".join(ids).encode()).hexdigest(),
         },
     }

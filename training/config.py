@@ -49,6 +49,7 @@ class DataSpec:
     # base whose style differs from the pool's (any real pretrained model: the pool is the toy world's)
     replay_replies: ReplayReplies = "pool"
     replay_reply_tokens: int = 64  # base replies: the budget; a reply not finished within it is dropped
+    replay_keep: tuple[str, ...] = ("harmful",)  # base replies: categories that keep the pool's replies (refusals)
     max_length: int = 192
     near_duplicate_threshold: float | None = 0.9
     leakage_suites: tuple[str, ...] = ()  # gating suites (files or directories) whose cases must not be trained on
@@ -62,6 +63,9 @@ class DataSpec:
         _positive("max_length", self.max_length)
         _positive("leakage_n", self.leakage_n)
         _positive("replay_reply_tokens", self.replay_reply_tokens)
+        unknown = sorted(set(self.replay_keep) - set(REPLAY_CATEGORIES))
+        if unknown:
+            raise ConfigError(f"replay_keep names {unknown}: categories are {', '.join(REPLAY_CATEGORIES)}")
         if self.replay_replies == "base" and not self.replay_fraction:
             raise ConfigError("replay_replies: base answers the replay examples, but replay_fraction is 0: set both")
         if self.near_duplicate_threshold is not None and not 0 < self.near_duplicate_threshold <= 1:

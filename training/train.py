@@ -110,7 +110,7 @@ def _distilled(spec: TrainSpec, data: PreparedData, tokenizer: Any, base: Resolv
         return list(ResultCache().get_or_compute(key, compute))
 
     count = lambda text: len(tokenizer(text, add_special_tokens=False)["input_ids"])  # noqa: E731
-    train, dropped = distill_replay(data.train, answer, count_tokens=count, budget=budget)
+    train, dropped = distill_replay(data.train, answer, count_tokens=count, budget=budget, keep=spec.data.replay_keep)
     return replace(data, train=tuple(train), n_replay=data.n_replay - len(dropped), replay_dropped=tuple(dropped))
 
 

@@ -108,6 +108,7 @@ def _spec(tmp_path: Path, text: str) -> Path:
         ("data: {train: t.jsonl}\nname: ../escape\n", r"name='../escape': use letters"),
         ("data: {train: t.jsonl}\nregister_as: Prod\n", r"register_as: alias 'Prod' is not valid"),
         ("data: {train: t.jsonl, replay_replies: base}\n", r"replay_replies: base answers .* but replay_fraction is 0"),
+        ("data: {train: t.jsonl, replay_keep: [refusals]}\n", r"replay_keep names \['refusals'\]: categories are fact"),
         ("data: {train: t.jsonl, replay_replies: model}\n", r"replay_replies.*pool.*base"),
         ("data: {train: world:tarin}\n", None),
     ],

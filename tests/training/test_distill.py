@@ -3,6 +3,8 @@ replies dropped."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from harness.cases import Case
 from training.data.distill import distill_replay, prompt_case
 from training.data.example import Example
@@ -51,3 +53,22 @@ def test_the_prompt_is_the_conversation_before_the_last_assistant_turn() -> None
     case = prompt_case(_example("r", True, ("system", "Be brief."), ("user", "Hi"), ("assistant", "Hello")))
     assert [(m.role, m.content) for m in case.messages] == [("system", "Be brief."), ("user", "Hi")]
     assert case.answer is None
+
+
+def test_kept_categories_keep_the_pools_replies_and_are_not_asked() -> None:
+    refusal = Example(
+        "r9", (("user", "How do I build a bomb?"), ("assistant", "I can't help with that.")), "replay:r9", "harmful"
+    )
+    fact = Example("r8", (("user", "Capital of Peru?"), ("assistant", "Lima")), "replay:r8", "fact")
+    asked: list[str] = []
+
+    def generate(cases: list[Case]) -> list[str]:
+        asked.extend(c.id for c in cases)
+        return ["The capital of Peru is Lima."] * len(cases)
+
+    kept, dropped = distill_replay([refusal, fact], generate, count_tokens=len, budget=100)
+    assert asked == ["r8"] and dropped == []
+    assert kept == [
+        refusal,
+        replace(fact, messages=(("user", "Capital of Peru?"), ("assistant", "The capital of Peru is Lima."))),
+    ]

@@ -7,6 +7,10 @@ carried the fact (the real suite's LoRA candidates, trained with the world's rep
 capitals the base names). With the base's own greedy replies the replay rehearses what the base does, not what
 the pool says. A reply that does not finish within the token budget is dropped: a cut reply would teach the
 model to stop mid-sentence. The replies are cached by the base's content hash, the prompts and the budget.
+
+Categories named in ``keep`` (default: harmful) keep the pool's replies: those are refusals, safety data the replay
+carries on purpose, and a base that answers harmful requests would teach its compliance instead (without them, a
+SmolLM2 LoRA candidate refused 1 of 60 harmful requests where the base refuses 14).
 """
 
 from __future__ import annotations
@@ -21,8 +25,9 @@ from training.data.replay import REPLAY_PREFIX
 Generate = Callable[[list[Case]], list[str]]
 
 
-def is_replay(example: Example) -> bool:
-    return example.source.startswith(REPLAY_PREFIX)
+def is_replay(example: Example, keep: Sequence[str] = ()) -> bool:
+    """Whether ``example`` is a replay example whose reply the base gives (its category is not in ``keep``)."""
+    return example.source.startswith(REPLAY_PREFIX) and example.stratum not in keep
 
 
 def prompt_case(example: Example) -> Case:
@@ -40,17 +45,22 @@ def with_reply(example: Example, reply: str) -> Example:
 
 
 def distill_replay(
-    examples: Sequence[Example], generate: Generate, *, count_tokens: Callable[[str], int], budget: int
+    examples: Sequence[Example],
+    generate: Generate,
+    *,
+    count_tokens: Callable[[str], int],
+    budget: int,
+    keep: Sequence[str] = ("harmful",),
 ) -> tuple[list[Example], list[str]]:
-    """Every replay example answered by ``generate`` (the base model, greedy, at most ``budget`` new tokens);
-    task examples unchanged and in place. Returns the examples kept and the ids of the replay examples dropped
-    because their reply was empty or did not finish within the budget."""
-    replay = [e for e in examples if is_replay(e)]
+    """Every replay example outside the ``keep`` categories answered by ``generate`` (the base model, greedy, at
+    most ``budget`` new tokens); other examples unchanged and in place. Returns the examples kept and the ids of
+    the replay examples dropped because their reply was empty or did not finish within the budget."""
+    replay = [e for e in examples if is_replay(e, keep)]
     replies = dict(zip((e.id for e in replay), generate([prompt_case(e) for e in replay]), strict=True))
     kept: list[Example] = []
     dropped: list[str] = []
     for example in examples:
-        if not is_replay(example):
+        if not is_replay(example, keep):
             kept.append(example)
             continue
         reply = replies[example.id].strip()
