@@ -68,26 +68,17 @@ def evaluate(case: GateCase[BaselineGate], ctx: RunContext) -> GateResult:
         stored = fresh
     recorded_hash = stored.provenance.get("model", {}).get("content_hash")
     if recorded_hash != reference_model.content_hash:
-        return GateResult(
-            name,
-            suite.name,
-            "baseline",
-            spec.metric,
-            notes=tuple(notes),
-            failure=f"the stored baseline of {name!r} was recorded from model {str(recorded_hash)[:12]}, but "
-            f"--baseline is now {reference_model.spec.ref} ({reference_model.content_hash[:12]}): it is stale; {FIX}.",
+        return _stale(
+            case,
+            notes,
+            f"was recorded from model {str(recorded_hash)[:12]}, but --baseline is now {reference_model.spec.ref} "
+            f"({reference_model.content_hash[:12]}): it is stale",
         )
     candidate = scorer.table("candidate", cases, spec.metric)
     changed = recorded_differently(stored.provenance, candidate.provenance)
     if changed:
-        return GateResult(
-            name,
-            suite.name,
-            "baseline",
-            spec.metric,
-            notes=tuple(notes),
-            failure=f"the stored baseline of {name!r} was recorded under another {changed}: the scores are not "
-            f"comparable, so it is stale; {FIX}.",
+        return _stale(
+            case, notes, f"was recorded under another {changed}: the scores are not comparable, so it is stale"
         )
     ctx.save_table(suite, name, "candidate", candidate)
     ctx.save_table(suite, name, "baseline", stored)
@@ -142,3 +133,15 @@ register(
         cases=lambda spec: [spec.cases],
     )
 )
+
+
+def _stale(case: GateCase[BaselineGate], notes: list[str], why: str) -> GateResult:
+    """The gate's failure when its stored baseline cannot be compared with this run (``why`` says how)."""
+    return GateResult(
+        case.name,
+        case.suite.name,
+        "baseline",
+        case.spec.metric,
+        notes=tuple(notes),
+        failure=f"the stored baseline of {case.name!r} {why}; {FIX}.",
+    )
