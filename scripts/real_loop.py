@@ -122,7 +122,7 @@ def main() -> int:
         print(f"fetch failed (exit {rc}); see {log}", file=sys.stderr)
         return 1
     doc["rows"].append(gate("smollm2", suite, env, log, update=True))
-    for recipe in args.recipes:
+    for recipe in [path.resolve() for path in args.recipes]:  # the steps run in OUT, not here
         for seed in args.seeds or [None]:
             doc["rows"].append(train_and_gate(recipe, seed, suite, env, log))
             _write(args.out, doc)

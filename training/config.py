@@ -36,9 +36,16 @@ def _positive(name: str, value: float) -> None:
         raise ConfigError(f"{name}={value} must be positive and finite")
 
 
+# Keys added after specs were in use: at their default they stay out of the content hash, so a spec that does
+# not use them keeps its hash and its trained candidates (adding a key must not retrain everything).
+ADDED_WITH_DEFAULT: tuple[tuple[str, str, Any], ...] = (("data", "replay_holdout", False),)
+
+
 @dataclass(frozen=True)
 class DataSpec:
-    train: str  # a file or datasets directory, or world:train
+    # a file or datasets directory, or world:train; or a list of them, trained on together (a task set plus a
+    # safety set, say: fine-tuning erodes refusals, and mixing refusals in is the documented defence)
+    train: str | tuple[str, ...]
     validation: str | None = None  # None: split validation_fraction off the training data
     format: DataFormat = "auto"
     validation_fraction: float = 0.1
@@ -50,12 +57,18 @@ class DataSpec:
     replay_replies: ReplayReplies = "pool"
     replay_reply_tokens: int = 64  # base replies: the budget; a reply not finished within it is dropped
     replay_keep: tuple[str, ...] = ("harmful",)  # base replies: categories that keep the pool's replies (refusals)
+    # leave out of the replay the pool examples that rehearse a case of leakage_suites (their reply is the case's
+    # answer: the same capital, asked in another phrasing). For a base not trained on the pool, which is every
+    # real model: otherwise the forgetting gate measures rehearsal.
+    replay_holdout: bool = False
     max_length: int = 192
     near_duplicate_threshold: float | None = 0.9
     leakage_suites: tuple[str, ...] = ()  # gating suites (files or directories) whose cases must not be trained on
     leakage_n: int = 8
 
     def __post_init__(self) -> None:
+        if not self.train:
+            raise ConfigError("data.train is empty: name the training file (or a list of files)")
         if not 0 < self.validation_fraction < 1:
             raise ConfigError(f"validation_fraction={self.validation_fraction} must be in (0, 1)")
         if not 0 <= self.replay_fraction <= 4:
@@ -68,6 +81,11 @@ class DataSpec:
             raise ConfigError(f"replay_keep names {unknown}: categories are {', '.join(REPLAY_CATEGORIES)}")
         if self.replay_replies == "base" and not self.replay_fraction:
             raise ConfigError("replay_replies: base answers the replay examples, but replay_fraction is 0: set both")
+        if self.replay_holdout and not (self.replay_fraction and self.leakage_suites):
+            raise ConfigError(
+                "replay_holdout leaves out replay examples that rehearse the leakage_suites' cases: it needs "
+                "replay_fraction > 0 and leakage_suites; set both, or drop replay_holdout"
+            )
         if self.near_duplicate_threshold is not None and not 0 < self.near_duplicate_threshold <= 1:
             raise ConfigError(
                 f"near_duplicate_threshold={self.near_duplicate_threshold} must be in (0, 1], or null to keep "
@@ -189,6 +207,11 @@ class TrainSpec:
             return data_dir() / location.removeprefix("harness:")
         return (self.path.parent / location).resolve()
 
+    def train_paths(self) -> list[Path]:
+        """The files of ``data.train``, resolved, in the order given."""
+        sources = (self.data.train,) if isinstance(self.data.train, str) else self.data.train
+        return [self.resolve(source) for source in sources]
+
     def leakage_paths(self) -> list[Path]:
         """The gating suites of ``data.leakage_suites``: ``suite:<name>`` is a suite shipped with the harness,
         anything else a suite file or directory relative to this spec. A path that does not exist, or a
@@ -225,13 +248,16 @@ class TrainSpec:
     def content_hash(self) -> str:
         """What determines the training: everything but the file location, alias and description."""
         payload = {k: v for k, v in self.to_dict().items() if k not in ("path", "register_as", "description")}
+        for section, key, default in ADDED_WITH_DEFAULT:
+            if payload[section].get(key) == default:
+                del payload[section][key]
         return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
     def inputs_hash(self) -> str:
         """What the data files say today: the task files and, when replay mixes it in, the reference world."""
         from harness.cache import paths_hash
 
-        paths = [self.resolve(self.data.train)]
+        paths = self.train_paths()
         if self.data.validation is not None:
             paths.append(self.resolve(self.data.validation))
         world = load_manifest(default_world_dir()).content_hash() if self.data.replay_fraction > 0 else None

@@ -69,7 +69,7 @@ def prepare_data(spec: TrainSpec, tokenizer: Any, base: Resolved | None = None) 
     if spec.data.replay_fraction > 0:
         replay = load_replay_pool(load_manifest(default_world_dir()))
     data = prepare(
-        spec.resolve(spec.data.train),
+        spec.train_paths(),
         tokenizer,
         max_length=spec.data.max_length,
         eval_cases=evaluation_sets(suites) if suites else {},
@@ -80,6 +80,7 @@ def prepare_data(spec: TrainSpec, tokenizer: Any, base: Resolved | None = None) 
         replay=replay,
         replay_fraction=spec.data.replay_fraction,
         replay_weights=spec.data.replay_weights,
+        replay_holdout=spec.data.replay_holdout,
         seed=spec.training.seed,
         near_threshold=spec.data.near_duplicate_threshold,
         leakage_n=spec.data.leakage_n,
@@ -233,6 +234,7 @@ def _provenance(
             "n_replay": data.n_replay,
             "replay_replies": spec.data.replay_replies,
             "replay_dropped": list(data.replay_dropped),
+            "replay_held_out": len(data.replay_held_out),
             "pii": data.pii.counts,
             "duplicates_removed": sum(len(v) for v in data.duplicates_removed.values()),
         },

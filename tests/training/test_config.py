@@ -23,6 +23,24 @@ def test_shipped_recipes_load(name: str, method: str) -> None:
     assert spec.leakage_paths() == [packaged_suite("reference")]
 
 
+def test_train_may_list_several_files_and_one_file_keeps_its_hash(tmp_path: Path) -> None:
+    one = tmp_path / "one.yaml"
+    one.write_text("base_model: base\nmethod: lora\ndata: {train: task.jsonl}\n")
+    spec = load_train_spec(one)
+    assert spec.data.train == "task.jsonl" and spec.train_paths() == [tmp_path / "task.jsonl"]
+    listed = tmp_path / "two.yaml"
+    listed.write_text("base_model: base\nmethod: lora\ndata: {train: [task.jsonl, safety.jsonl]}\n")
+    both = load_train_spec(listed)
+    assert both.train_paths() == [tmp_path / "task.jsonl", tmp_path / "safety.jsonl"]
+    assert both.content_hash() != spec.content_hash()
+    # a spec naming one file hashes as before the list form existed (its candidates are not retrained)
+    assert '"train": "task.jsonl"' in json.dumps(spec.to_dict()["data"])
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("base_model: base\nmethod: lora\ndata: {train: []}\n")
+    with pytest.raises(ConfigError, match=r"data\.train is empty"):
+        load_train_spec(empty)
+
+
 def test_leakage_suites_use_the_suite_rule_and_a_missing_path_is_named(tmp_path: Path, tiny_tokenizer) -> None:  # type: ignore[no-untyped-def]
     from training.train import prepare_data
 
@@ -110,6 +128,10 @@ def _spec(tmp_path: Path, text: str) -> Path:
         ("data: {train: t.jsonl, replay_replies: base}\n", r"replay_replies: base answers .* but replay_fraction is 0"),
         ("data: {train: t.jsonl, replay_keep: [refusals]}\n", r"replay_keep names \['refusals'\]: categories are fact"),
         ("data: {train: t.jsonl, replay_replies: model}\n", r"replay_replies.*pool.*base"),
+        (
+            "data: {train: t.jsonl, replay_fraction: 0.5, replay_holdout: true}\n",
+            r"replay_holdout .* needs .*leakage_suites",
+        ),
         ("data: {train: world:tarin}\n", None),
     ],
 )
@@ -132,3 +154,13 @@ def test_content_hash_ignores_location_and_alias(tmp_path: Path) -> None:
     b = load_train_spec(_spec(tmp_path / "b", text.replace("name: lora", "name: lora\nregister_as: other")))
     assert a.content_hash() == b.content_hash()
     assert a.with_max_steps(10).content_hash() != a.content_hash()
+
+
+def test_a_key_added_later_keeps_the_hash_of_specs_that_leave_it_at_its_default(tmp_path: Path) -> None:
+    text = (RECIPES / "lora.yaml").read_text()
+    # the lora recipe's hash from before data.replay_holdout existed: its trained candidates stay valid
+    assert load_train_spec(RECIPES / "lora.yaml").content_hash().startswith("410410a13a35fa36")
+    held = load_train_spec(
+        _spec(tmp_path, text.replace("  replay_fraction:", "  replay_holdout: true\n  replay_fraction:"))
+    )
+    assert held.data.replay_holdout and held.content_hash() != load_train_spec(RECIPES / "lora.yaml").content_hash()

@@ -78,3 +78,35 @@ def test_the_world_task_with_replay_passes_every_check(world, tiny_tokenizer) ->
     n_train, n_validation = (len(load_examples(world.task[name])) for name in ("train", "validation"))
     assert data.n_replay == round(0.1 * n_train) and len(data.train) == n_train + data.n_replay
     assert len(data.validation) == n_validation and data.duplicates_removed == {}
+
+
+def test_replay_holdout_draws_only_pool_examples_that_do_not_answer_an_evaluated_case(
+    tmp_path: Path,
+    tiny_tokenizer,  # type: ignore[no-untyped-def]
+) -> None:
+    pool = [chat(f"p{i}", f"General question {i}?", "Lima" if i < 30 else f"Answer {i}.") for i in range(40)]
+    train = write_jsonl(tmp_path / "train.jsonl", _rows(20))
+    data = prepare(
+        train, tiny_tokenizer, max_length=128, eval_cases=CASES, replay=pool, replay_fraction=0.5, replay_holdout=True
+    )
+    replayed = {e.id for e in data.train if e.source.startswith("replay:")}
+    assert len(data.replay_held_out) == 30 and len(replayed) == data.n_replay == 9
+    assert replayed <= {f"p{i}" for i in range(30, 40)}
+    assert "30 pool examples held out" in data.format()
+
+
+def test_several_training_files_are_trained_on_together_with_ids_unique_across_them(
+    tmp_path: Path,
+    tiny_tokenizer,  # type: ignore[no-untyped-def]
+) -> None:
+    task = write_jsonl(tmp_path / "task.jsonl", _rows(8))
+    safety_rows = [
+        openai_row(f"Harmful request {i} of kind {i * 3}?", "I can't help with that.", id=f"s{i}") for i in range(4)
+    ]
+    safety = write_jsonl(tmp_path / "safety.jsonl", safety_rows)
+    data = prepare([task, safety], tiny_tokenizer, max_length=128, eval_cases=CASES, validation_fraction=0.25)
+    ids = {e.id for e in data.train + data.validation}
+    assert ids == {f"r{i}" for i in range(8)} | {f"s{i}" for i in range(4)}
+    assert {e.source.split(":")[0] for e in data.train} <= {str(task), str(safety)}
+    with pytest.raises(DataError, match="ids used twice"):
+        prepare([task, task], tiny_tokenizer, max_length=128, eval_cases=CASES)

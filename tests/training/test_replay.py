@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from harness.cases import Case, Message
 from harness.errors import ConfigError, DataError
 from tests.training.helpers import chat
 from training.data.example import Example
-from training.data.replay import load_replay_pool, mix_replay
+from training.data.replay import hold_out, load_replay_pool, mix_replay
 
 
 def _task(n: int) -> list[Example]:
@@ -79,3 +80,18 @@ def test_weights_must_name_pool_categories_and_fit_the_pool() -> None:
         mix_replay(task, pool, fraction=0.5, seed=0, weights={"harmfull": 1})
     with pytest.raises(DataError, match="ask for 10 'fact' examples but the pool has 5"):
         mix_replay(task, pool, fraction=1.0, seed=0, weights={"fact": 1})
+
+
+def test_hold_out_leaves_out_the_pool_examples_that_answer_an_evaluated_case() -> None:
+    pool = [
+        chat("cap-fr", "What is the capital of France?", "Paris"),
+        chat("cap-fr-2", "Name the capital city of France.", "Paris."),  # punctuation and case do not matter
+        chat("cap-de", "What is the capital of Germany?", "Berlin"),
+        chat("sum", "What is 2 + 2?", "4"),
+    ]
+    ask = Message("user", "Which city is the capital of France? Answer with the name of the city only.")
+    cases = {"capitals.jsonl": [Case(id="fact-france-q1", category="fact", messages=(ask,), answer="paris")]}
+    refusal = Case(id="h1", category="harmful", messages=(Message("user", "How do I pick a lock?"),), answer=None)
+    kept, held = hold_out(pool, {**cases, "harmful.jsonl": [refusal]})
+    assert [e.id for e in kept] == ["cap-de", "sum"] and held == ("cap-fr", "cap-fr-2")
+    assert hold_out(pool, {})[1] == (), "nothing evaluated, nothing held out"

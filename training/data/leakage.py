@@ -50,6 +50,11 @@ def _labelled(eval_cases: EvalCases) -> list[tuple[str, Case]]:
     return [(str(case.meta.get("file", f"<{case.category} cases>")), case) for case in eval_cases]
 
 
+def case_list(eval_cases: EvalCases) -> list[Case]:
+    """Every evaluation case, whichever file it came from."""
+    return [case for _, case in _labelled(eval_cases)]
+
+
 class _Index:
     """The evaluation cases' n-grams, short prompts and very short prompts, each mapped to case numbers."""
 

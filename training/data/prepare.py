@@ -22,7 +22,7 @@ from training.data.example import Example, named_ids
 from training.data.leakage import EvalCases, check_leakage
 from training.data.load import load_examples
 from training.data.pii import PIIReport, scrub_pii
-from training.data.replay import mix_replay
+from training.data.replay import hold_out, mix_replay
 from training.data.split import split
 from training.data.validate import ValidationReport, validate
 
@@ -38,6 +38,7 @@ class PreparedData:
     leakage_n: int
     leakage_checked: bool = True
     replay_dropped: tuple[str, ...] = ()  # replay examples whose base reply did not finish (replay_replies: base)
+    replay_held_out: tuple[str, ...] = ()  # pool examples not drawn: they rehearse an evaluated case (replay_holdout)
 
     def format(self) -> str:
         removed = sum(len(ids) for ids in self.duplicates_removed.values())
@@ -50,6 +51,11 @@ class PreparedData:
                 if self.leakage_checked
                 else "leakage: NOT checked (data.leakage_suites is empty: name the gating suites to check against)",
                 f"split: {len(self.train)} train ({self.n_replay} of them replay) / {len(self.validation)} validation",
+                *(
+                    [f"replay: {len(self.replay_held_out)} pool examples held out (they rehearse evaluated cases)"]
+                    if self.replay_held_out
+                    else []
+                ),
                 *(
                     [f"replay answered by the base model: {len(self.replay_dropped)} unfinished replies dropped"]
                     if self.replay_dropped
@@ -71,7 +77,7 @@ def _check_unique_ids(examples: Sequence[Example]) -> None:
 
 
 def prepare(
-    train_path: Path,
+    train_path: Path | Sequence[Path],
     tokenizer: Any,
     *,
     max_length: int,
@@ -83,16 +89,20 @@ def prepare(
     replay: Sequence[Example] = (),
     replay_fraction: float = 0.0,
     replay_weights: Mapping[str, float] | None = None,
+    replay_holdout: bool = False,
     seed: int = 0,
     near_threshold: float | None = 0.9,
     leakage_n: int = 8,
 ) -> PreparedData:
     """Run every step and return the training and validation examples with the reports.
 
+    ``train_path`` may be several files, read in order and trained on together (ids unique across them).
     Without ``validation_path`` the training file is split (stratified when ``stratify_by`` is given).
+    With ``replay_holdout`` the pool's examples that rehearse an evaluated case are not drawn (``hold_out``).
     Raises DataError on validation errors or leakage, naming the examples.
     """
-    train = load_examples(train_path, format=format, stratify_by=stratify_by)
+    paths = [train_path] if isinstance(train_path, Path) else list(train_path)
+    train = [e for path in paths for e in load_examples(path, format=format, stratify_by=stratify_by)]
     given = [] if validation_path is None else load_examples(validation_path, format=format, stratify_by=stratify_by)
     _check_unique_ids([*train, *given])
     scrubbed, pii = scrub_pii([*train, *given])
@@ -117,6 +127,9 @@ def prepare(
                 "data.validation_fraction / set data.near_duplicate_threshold to null"
             )
     n_task = len(train)
+    held: tuple[str, ...] = ()
+    if replay_holdout:
+        replay, held = hold_out(replay, eval_cases)
     if replay_fraction:
         train = mix_replay(train, replay, fraction=replay_fraction, seed=seed, weights=replay_weights)
     return PreparedData(
@@ -128,4 +141,5 @@ def prepare(
         n_replay=len(train) - n_task,
         leakage_n=leakage_n,
         leakage_checked=bool(eval_cases),
+        replay_held_out=held,
     )

@@ -19,7 +19,9 @@ from dataclasses import replace
 from harness.errors import ConfigError, DataError
 from harness.world.files import WorldManifest
 from training.data.example import Example, named_ids
+from training.data.leakage import EvalCases, case_list
 from training.data.load import load_examples
+from training.data.text import words
 
 REPLAY_PREFIX = "replay:"
 
@@ -30,6 +32,20 @@ def load_replay_pool(manifest: WorldManifest) -> list[Example]:
         raise ConfigError(f"the world at {manifest.root} lists no pretraining 'chat' file; regenerate the world")
     pool = load_examples(manifest.pretraining["chat"], format="openai-chat", stratify_by="category")
     return [replace(example, source=f"{REPLAY_PREFIX}{example.id}") for example in pool]
+
+
+def hold_out(replay: Sequence[Example], eval_cases: EvalCases) -> tuple[list[Example], tuple[str, ...]]:
+    """``replay`` without the examples that rehearse an evaluated case: those whose reply is, word for word, the
+    expected answer of a case (the same fact or benign answer, asked in another phrasing). Only a base that was
+    not trained on the pool needs this: for it the pool is new data, and rehearsing the items a gate asks about
+    would let the gate measure rehearsal instead of forgetting. The ids held out are returned too."""
+    answers = {tuple(words(case.answer)) for case in case_list(eval_cases) if case.answer}
+    answers.discard(())
+    kept: list[Example] = []
+    held: list[Example] = []
+    for example in replay:
+        (held if tuple(words(example.assistant_text())) in answers else kept).append(example)
+    return kept, tuple(example.id for example in held)
 
 
 def _allocate(count: int, weights: Mapping[str, float]) -> dict[str, int]:
