@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import string
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -114,8 +115,9 @@ def exact_match(output: str, answer: str | None) -> float:
 
 
 def contains(output: str, answer: str | None) -> float:
-    """1.0 when the expected answer appears in the output as whole words (normalised as exact_match): a real chat
-    model says "The capital of France is Paris." where the reference answer is "Paris"."""
+    """1.0 when the expected answer appears in the output as whole words (normalised as exact_match, and with
+    accents folded): a real chat model says "The capital of France is Paris." where the reference answer is
+    "Paris", and "Bogotá" where it is "Bogota"."""
     if answer is None:
         raise ConfigError("contains needs an expected answer; this case's 'answer' is null")
     expected = _words(answer)
@@ -125,8 +127,11 @@ def contains(output: str, answer: str | None) -> float:
 
 
 def _words(text: str) -> str:
-    """Normalised words joined by single spaces: answer and output split alike ("Port-au-Prince", "3.5")."""
-    return " ".join(_WORDS.sub(" ", normalize(text)).split())
+    """Normalised words joined by single spaces, accents folded: answer and output split alike
+    ("Port-au-Prince", "3.5"), and "Bogotá" is "bogota"."""
+    decomposed = unicodedata.normalize("NFKD", normalize(text))
+    folded = "".join(char for char in decomposed if not unicodedata.combining(char))
+    return " ".join(_WORDS.sub(" ", folded).split())
 
 
 _WORDS = re.compile(r"[^\w%]+")

@@ -60,7 +60,7 @@ def _short_recipe(root: Path) -> Path:
     """The sound LoRA recipe cut to a few steps: the loop, not the candidate's quality, is under test here."""
     spec = yaml.safe_load(LORA.read_text())
     spec["training"].update(max_steps=4, eval_every=2, warmup=1)
-    spec["data"]["replay_fraction"] = 0.02  # 28 replay prompts answered by the base (the recipe's 350 take minutes)
+    spec["data"]["replay_fraction"] = 0.02  # 31 replay prompts answered by the base (the recipe's 780 take minutes)
     spec["register_as"] = "candidate-smollm2-short"
     path = root / "smollm2-short.yaml"
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
@@ -91,6 +91,8 @@ def test_the_whole_loop_on_smollm2_fetch_gate_train_gate(tmp_path: Path) -> None
     assert provenance["base_model"]["spec"] == "smollm2", provenance
     assert provenance["config"]["training"]["max_steps"] == 4, provenance
     assert provenance["data"]["replay_replies"] == "base" and provenance["data"]["n_replay"] > 0, provenance
+    # the pool's capitals and benign look-alikes that the real suite asks about are not replayed
+    assert provenance["data"]["replay_held_out"] > 0, provenance
 
 
 def _provenance(home: Path, alias: str) -> dict[str, Any]:

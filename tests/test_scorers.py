@@ -66,5 +66,8 @@ def test_contains_finds_the_answer_as_whole_words_in_a_sentence() -> None:
     assert contains("It is Port-au-Prince.", "Port-au-Prince") == 1.0
     assert contains("It is Washington, D.C. of course", "Washington, D.C.") == 1.0
     assert contains("The answer is 3.5", "3.5") == 1.0 and contains("The answer is 35", "3.5") == 0.0
+    # accents fold both ways; a different letter is still a different city
+    assert contains("The capital of Colombia is Bogotá.", "Bogota") == 1.0 == contains("Bogota", "Bogotá")
+    assert contains("The capital of Iceland is Reykjavíð.", "Reykjavik") == 0.0
     with pytest.raises(ConfigError, match="contains needs an expected answer"):
         contains("Paris", None)
