@@ -11,6 +11,7 @@ import hashlib
 import json
 import shutil
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -30,7 +31,7 @@ from harness.world import default_world_dir, load_manifest
 from training import distributed
 from training.config import TrainSpec, training_arguments
 from training.data import Example, PreparedData, encode, load_replay_pool, preflight, prepare
-from training.data.distill import distill_replay
+from training.data.distill import distill_replay, is_replay
 from training.distributed import World
 from training.model import base_dtype, load_for_training, parameter_counts
 from training.monitor import Monitor, detect_overfitting
@@ -111,8 +112,19 @@ def _distilled(spec: TrainSpec, data: PreparedData, tokenizer: Any, base: Resolv
         return list(ResultCache().get_or_compute(key, compute))
 
     count = lambda text: len(tokenizer(text, add_special_tokens=False)["input_ids"])  # noqa: E731
-    train, dropped = distill_replay(data.train, answer, count_tokens=count, budget=budget, keep=spec.data.replay_keep)
-    return replace(data, train=tuple(train), n_replay=data.n_replay - len(dropped), replay_dropped=tuple(dropped))
+    keep = spec.data.replay_keep
+    train, dropped = distill_replay(data.train, answer, count_tokens=count, budget=budget, keep=keep)
+    asked = Counter(str(e.stratum) for e in data.train if is_replay(e, keep))
+    gone = set(dropped)
+    lost = Counter(str(e.stratum) for e in data.train if e.id in gone)
+    answered = tuple((category, asked[category], lost[category]) for category in sorted(asked))
+    return replace(
+        data,
+        train=tuple(train),
+        n_replay=data.n_replay - len(dropped),
+        replay_dropped=tuple(dropped),
+        replay_answered=answered,
+    )
 
 
 def _base(spec: TrainSpec, registry: Registry) -> Resolved:
@@ -235,6 +247,7 @@ def _provenance(
             "replay_replies": spec.data.replay_replies,
             "replay_dropped": list(data.replay_dropped),
             "replay_held_out": len(data.replay_held_out),
+            "replay_answered": {c: {"answered": n, "dropped": d} for c, n, d in data.replay_answered},
             "pii": data.pii.counts,
             "duplicates_removed": sum(len(v) for v in data.duplicates_removed.values()),
         },

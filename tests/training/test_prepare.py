@@ -110,3 +110,15 @@ def test_several_training_files_are_trained_on_together_with_ids_unique_across_t
     assert {e.source.split(":")[0] for e in data.train} <= {str(task), str(safety)}
     with pytest.raises(DataError, match="ids used twice"):
         prepare([task, task], tiny_tokenizer, max_length=128, eval_cases=CASES)
+
+
+def test_a_category_that_loses_most_of_its_replay_to_unfinished_replies_is_named(
+    tmp_path: Path,
+    tiny_tokenizer,  # type: ignore[no-untyped-def]
+) -> None:
+    from dataclasses import replace
+
+    data = prepare(write_jsonl(tmp_path / "train.jsonl", _rows(8)), tiny_tokenizer, max_length=128, eval_cases=CASES)
+    lopsided = replace(data, replay_answered=(("arithmetic", 10, 5), ("benign", 86, 77)))
+    warnings = [line for line in lopsided.format().splitlines() if line.startswith("WARNING")]
+    assert len(warnings) == 1 and "benign: 77 of 86" in warnings[0] and "replay_reply_tokens" in warnings[0]

@@ -180,3 +180,6 @@ def test_replay_answered_by_the_base_model_is_what_the_base_says(tmp_path: Path,
     prov = json.loads((result.candidate_dir / "candidate.json").read_text())
     assert prov["data"]["replay_replies"] == "base"
     assert prov["data"]["n_replay"] == len(replayed) and prov["data"]["replay_dropped"] == list(data.replay_dropped)
+    answered = prov["data"]["replay_answered"]  # per category: asked of the base, and dropped unfinished
+    assert sum(c["answered"] for c in answered.values()) == 10
+    assert sum(c["dropped"] for c in answered.values()) == len(data.replay_dropped)

@@ -39,6 +39,17 @@ class PreparedData:
     leakage_checked: bool = True
     replay_dropped: tuple[str, ...] = ()  # replay examples whose base reply did not finish (replay_replies: base)
     replay_held_out: tuple[str, ...] = ()  # pool examples not drawn: they rehearse an evaluated case (replay_holdout)
+    replay_answered: tuple[tuple[str, int, int], ...] = ()  # (category, answered by the base, dropped unfinished)
+
+    def _lopsided_drops(self) -> list[str]:
+        """A warning per category that lost most of its replay to unfinished replies: the mix is then not the one
+        the weights asked for (a verbose base drops long how-to answers first)."""
+        return [
+            f"WARNING: replay {category}: {dropped} of {answered} base replies did not finish and were dropped; "
+            "raise data.replay_reply_tokens, or keep the pool's replies for it (data.replay_keep)"
+            for category, answered, dropped in self.replay_answered
+            if dropped * 2 > answered
+        ]
 
     def format(self) -> str:
         removed = sum(len(ids) for ids in self.duplicates_removed.values())
@@ -61,6 +72,7 @@ class PreparedData:
                     if self.replay_dropped
                     else []
                 ),
+                *self._lopsided_drops(),
             ]
         )
 
